@@ -1,0 +1,103 @@
+"""The DyWeight multistep update (method/DYWEIGHT.md section 3) with the k-diffusion signature.
+
+One loop serves sampling (no grad, in-place, fast) and calibration (autograd reaches the
+weights and the time scales). Coefficient arithmetic (tau, step sizes) runs in float64 on
+the CPU; latent arithmetic accumulates in float32 whatever the model's dtype.
+"""
+from collections import deque
+
+import torch
+from tqdm.auto import trange
+
+from .table import CoefficientTable, TableError, adams_bashforth_table
+
+
+class NonFiniteError(RuntimeError):
+    """Sampling produced NaN/inf: the table does not fit this model or schedule."""
+
+
+def step_plan(table, sigmas):
+    """Per-step float64 CPU scalars: model-call time, derivative divisor and history coefficients.
+
+    Differentiable in table.weights / table.t_scale when they require grad.
+    """
+    sigmas = torch.as_tensor(sigmas).detach().to("cpu", torch.float64)
+    n = len(sigmas) - 1
+    if n != table.steps:
+        raise TableError(f"table '{table.label}' is for {table.steps} steps, the schedule has {n}")
+    weights = torch.as_tensor(table.weights, dtype=torch.float64)
+    t_scale = torch.as_tensor(table.t_scale, dtype=torch.float64)
+    tau = sigmas[0]
+    plan = []
+    for i in range(n):
+        # Phase 1: where to call the model (implicit time calibration, times the learned scale).
+        if table.afs and i == 0:
+            scale = None
+        else:
+            scale = t_scale[i - 1] if table.afs else t_scale[i]
+        eval_sigma = None if scale is None else scale * tau
+        divisor = eval_sigma if table.convention == "velocity" and scale is not None else tau
+        # Phase 2: history weights times the step from the calibrated time to the next sigma.
+        lo = max(0, i - table.window + 1)
+        row = weights[i, lo:i + 1]
+        step = sigmas[i + 1] - tau
+        plan.append({"tau": tau, "eval_sigma": eval_sigma, "divisor": divisor, "coeffs": step * row})
+        # Phase 3: the row sum is the effective step multiplier along the trajectory.
+        tau = tau + row.sum() * step
+    return plan
+
+
+def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=None):
+    """Run the DyWeight solve of `table` from x at sigmas[0]; `denoise(x, sigma_tensor)` -> D(x, sigma).
+
+    Under grad the result is differentiable in table.weights / table.t_scale and x.
+    `checkpoint(fn, *args)` (e.g. torch.utils.checkpoint) may wrap each model call.
+    """
+    plan = step_plan(table, sigmas)
+    out_dtype = x.dtype
+    x = x.to(torch.float32)
+    differentiable = torch.is_grad_enabled()
+    if not differentiable:
+        x = x.clone()  # updated in place below
+    history = deque(maxlen=table.window)
+    for i in trange(len(plan), disable=disable):
+        p = plan[i]
+        tau = p["tau"].to(x.device, torch.float32)
+        # Phase 1: the derivative, analytical (AFS) or from one model call.
+        if p["eval_sigma"] is None:
+            d = x / torch.sqrt(1 + tau * tau)  # unit-variance Gaussian data model
+            denoised = x - tau * d
+        else:
+            sigma = p["eval_sigma"].to(x.device, torch.float32)
+            call = denoise if checkpoint is None else (lambda xx, ss: checkpoint(denoise, xx, ss))
+            denoised = call(x, sigma).to(torch.float32)
+            d = (x - denoised) / p["divisor"].to(x.device, torch.float32)
+        history.append(d)
+        if callback is not None:
+            callback({"x": x, "i": i, "sigma": p["tau"], "sigma_hat": p["eval_sigma"] if p["eval_sigma"] is not None else p["tau"], "denoised": denoised})
+        # Phase 2: the weighted history step, x += sum_j (h * W[i, j]) d_j.
+        coeffs = p["coeffs"]
+        derivs = list(history)[-len(coeffs):]
+        if differentiable:
+            for c, dj in zip(coeffs, derivs):
+                x = x + c.to(x.device, torch.float32) * dj
+        else:
+            for c, dj in zip(coeffs.tolist(), derivs):
+                if c != 0.0:
+                    x.add_(dj, alpha=c)
+        del d, denoised
+    return x.to(out_dtype)
+
+
+@torch.no_grad()
+def sample_dyweight(model, x, sigmas, extra_args=None, callback=None, disable=None, table=None):
+    """DyWeight: learned multistep ODE solver with implicit time calibration (Zhao et al. 2026)."""
+    extra_args = {} if extra_args is None else extra_args
+    table = adams_bashforth_table(sigmas) if table is None else table
+    s_in = x.new_ones([x.shape[0]])
+    x = unroll(lambda xx, sigma: model(xx, sigma * s_in, **extra_args), x, sigmas, table,
+               callback=callback, disable=disable)
+    if not torch.isfinite(x).all():
+        raise NonFiniteError(f"DyWeight table '{table.label}' produced non-finite values "
+                             f"(NaN/inf) on this model and schedule; use another table or sampler")
+    return x

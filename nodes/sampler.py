@@ -1,0 +1,84 @@
+"""The `dyweight` sampler in ComfyUI: dropdown registration, table lookup for a MODEL, DyWeight Sampler node."""
+import logging
+import os
+
+import comfy.k_diffusion.sampling
+import comfy.samplers
+import folder_paths
+from comfy_api.latest import io
+
+from ..dyweight_core import solver
+from ..dyweight_core.lookup import choose_table, scan_tables, sigmas_match
+from ..dyweight_core.table import TableError, adams_bashforth_table
+from .model_info import model_identity
+
+SAMPLER_NAME = "dyweight"
+FOLDER = "dyweight"
+SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "coefficients")
+TABLE = io.Custom("DYWEIGHT_TABLE")
+
+
+def register_folder():
+    """User tables live in <models>/dyweight, so they survive updates of the pack."""
+    if FOLDER not in folder_paths.folder_names_and_paths:
+        folder_paths.folder_names_and_paths[FOLDER] = ([os.path.join(folder_paths.models_dir, FOLDER)], {".yaml", ".yml"})
+
+
+def user_table_dir():
+    return folder_paths.get_folder_paths(FOLDER)[0]
+
+
+def table_folders():
+    """User folders first: a user's table wins over a shipped one of the same name."""
+    return folder_paths.get_folder_paths(FOLDER) + [SHIPPED_DIR]
+
+
+def resolve_table(model, sigmas, table=None):
+    """The table a sampling run uses: the connected one (warn on mismatch), a looked-up one, or the fallback."""
+    steps = len(sigmas) - 1
+    if table is not None:
+        if table.steps != steps:
+            raise TableError(f"table '{table.label}' is for {table.steps} steps, but this run samples {steps} "
+                             f"(steps, denoise and start/end step decide it); use a table made for {steps} steps")
+        identity = model_identity(model)
+        if table.model.get("family") not in (None, identity["family"]):
+            logging.warning(f"[DyWeight] table '{table.label}' was made for {table.model.get('family')}, this model is {identity['family']}: using it as connected")
+        if not sigmas_match(table.sigmas, sigmas):
+            logging.warning(f"[DyWeight] table '{table.label}' was calibrated on other sigmas than this schedule: using it as connected (DyWeight Scheduler gives its own)")
+        return table
+    tables = [t for _, t in scan_tables(table_folders()) if not isinstance(t, TableError)]
+    chosen, message = choose_table(tables, model_identity(model), sigmas)
+    logging.info(message)
+    return chosen if chosen is not None else adams_bashforth_table(sigmas)
+
+
+def sample_dyweight(model, x, sigmas, extra_args=None, callback=None, disable=None, table=None):
+    """DyWeight: learned multistep ODE solver; finds the table for the model when none is given."""
+    table = resolve_table(model, sigmas.tolist(), table)
+    return solver.sample_dyweight(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, table=table)
+
+
+def register_sampler():
+    """Put `dyweight` into KSampler / KSamplerAdvanced / KSamplerSelect (one shared list, appended in place)."""
+    comfy.k_diffusion.sampling.sample_dyweight = sample_dyweight
+    for names in (comfy.samplers.KSampler.SAMPLERS, comfy.samplers.SAMPLER_NAMES):
+        if SAMPLER_NAME not in names:
+            names.append(SAMPLER_NAME)
+
+
+class DyWeightSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="DyWeightSampler", display_name="DyWeight Sampler", category="sampling/custom_sampling/samplers",
+            description="Learned few-step ODE sampler. Without a table it finds the one for the model and step count, "
+                        "or runs the Adams-Bashforth fallback (= ipndm) and says so in the console.",
+            inputs=[TABLE.Input("table", optional=True,
+                                tooltip="A coefficient table to use as given. Leave unconnected for automatic lookup.")],
+            outputs=[io.Sampler.Output()],
+        )
+
+    @classmethod
+    def execute(cls, table=None) -> io.NodeOutput:
+        options = {} if table is None else {"table": table}
+        return io.NodeOutput(comfy.samplers.KSAMPLER(sample_dyweight, extra_options=options))

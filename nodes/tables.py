@@ -1,0 +1,101 @@
+"""Table nodes: load (shipped + user tables), save (safe names, atomic), scheduler (a table's own sigmas)."""
+import logging
+import os
+import re
+
+import torch
+from comfy_api.latest import io, ui
+
+from ..dyweight_core.lookup import read_cached, scan_tables
+from ..dyweight_core.table import TableError, save_table
+from .sampler import TABLE, table_folders, user_table_dir
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def table_names():
+    """File names of every table found, user folder first; the same name in two folders lists once."""
+    names = []
+    for path, _ in scan_tables(table_folders()):
+        name = os.path.basename(path)
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def table_path(name):
+    """The file behind a listed name; never a path outside the table folders."""
+    if os.path.basename(name) != name:
+        raise TableError(f"table name '{name}' must be a plain file name")
+    for folder in table_folders():
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    raise TableError(f"table '{name}' was not found in {table_folders()}")
+
+
+def safe_table_path(name):
+    """<user table folder>/<sanitised name>.yaml; refuses anything that would land elsewhere."""
+    stem = SAFE_NAME.sub("_", os.path.basename(str(name).replace("\\", "/"))).strip("._")
+    stem = re.sub(r"\.ya?ml$", "", stem, flags=re.IGNORECASE)
+    if not stem:
+        raise TableError(f"table name '{name}' has no usable characters (use letters, digits, '.', '_', '-')")
+    folder = os.path.realpath(user_table_dir())
+    path = os.path.join(folder, stem + ".yaml")
+    if os.path.islink(path) or os.path.dirname(os.path.realpath(path)) != folder:
+        raise TableError(f"table name '{name}' would write outside the table folder {folder}")
+    return path
+
+
+class DyWeightLoadTable(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="DyWeightLoadTable", display_name="DyWeight Load Table", category="sampling/dyweight",
+            description="Loads a coefficient table shipped with the pack or saved in models/dyweight.",
+            inputs=[io.Combo.Input("name", options=table_names(),
+                                   tooltip="Tables from models/dyweight (yours) and the pack's coefficients folder.")],
+            outputs=[TABLE.Output()],
+        )
+
+    @classmethod
+    def execute(cls, name) -> io.NodeOutput:
+        table = read_cached(table_path(name))
+        if isinstance(table, TableError):
+            raise table
+        return io.NodeOutput(table)
+
+
+class DyWeightSaveTable(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="DyWeightSaveTable", display_name="DyWeight Save Table", category="sampling/dyweight",
+            description="Saves a table to models/dyweight, where the dyweight sampler finds it for the same model and steps.",
+            inputs=[TABLE.Input("table", tooltip="The table to save, e.g. from DyWeight Calibrate."),
+                    io.String.Input("name", default="my_model_6steps", tooltip="File name (letters, digits, '.', '_', '-'); .yaml is added."),
+                    io.Boolean.Input("overwrite", default=False, optional=True, tooltip="Replace an existing table of that name.")],
+            outputs=[io.String.Output(display_name="path")],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, table, name, overwrite=False) -> io.NodeOutput:
+        path = save_table(table, safe_table_path(name), overwrite=overwrite)
+        logging.info(f"[DyWeight] saved table to {path}")
+        return io.NodeOutput(path, ui=ui.PreviewText(path))
+
+
+class DyWeightScheduler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="DyWeightScheduler", display_name="DyWeight Scheduler", category="sampling/custom_sampling/schedulers",
+            description="The sigmas a table was calibrated on, for SamplerCustomAdvanced graphs.",
+            inputs=[TABLE.Input("table", tooltip="The table whose schedule to output.")],
+            outputs=[io.Sigmas.Output()],
+        )
+
+    @classmethod
+    def execute(cls, table) -> io.NodeOutput:
+        return io.NodeOutput(torch.tensor(table.sigmas, dtype=torch.float32))

