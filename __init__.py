@@ -1,17 +1,19 @@
 """ComfyUI-DyWeight: registers the `dyweight` sampler and the DyWeight nodes. Nothing else."""
-from comfy_api.latest import ComfyExtension
+import importlib.util
 
-from .nodes import NODES
-from .nodes.sampler import register_folder, register_sampler
+# Outside ComfyUI (pytest imports every package __init__ it walks through) there is nothing to register.
+if importlib.util.find_spec("comfy_api") is not None:
+    from comfy_api.latest import ComfyExtension
 
-register_folder()
-register_sampler()
+    from .nodes import NODES
+    from .nodes.sampler import register_folder, register_sampler
 
+    register_folder()
+    register_sampler()
 
-class DyWeightExtension(ComfyExtension):
-    async def get_node_list(self):
-        return NODES
+    class DyWeightExtension(ComfyExtension):
+        async def get_node_list(self):
+            return NODES
 
-
-async def comfy_entrypoint():
-    return DyWeightExtension()
+    async def comfy_entrypoint():
+        return DyWeightExtension()

@@ -2,7 +2,7 @@
 
 One loop serves sampling (no grad, in-place, fast) and calibration (autograd reaches the
 weights and the time scales). Coefficient arithmetic (tau, step sizes) runs in float64 on
-the CPU; latent arithmetic accumulates in float32 whatever the model's dtype.
+the CPU; latent arithmetic accumulates in float32 (float64 if x is) whatever the model's dtype.
 """
 from collections import deque
 
@@ -21,7 +21,7 @@ def step_plan(table, sigmas):
 
     Differentiable in table.weights / table.t_scale when they require grad.
     """
-    sigmas = torch.as_tensor(sigmas).detach().to("cpu", torch.float64)
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64).detach().cpu()
     n = len(sigmas) - 1
     if n != table.steps:
         raise TableError(f"table '{table.label}' is for {table.steps} steps, the schedule has {n}")
@@ -55,23 +55,24 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
     """
     plan = step_plan(table, sigmas)
     out_dtype = x.dtype
-    x = x.to(torch.float32)
+    acc = torch.promote_types(x.dtype, torch.float32)  # never accumulate in fp16/bf16
+    x = x.to(acc)
     differentiable = torch.is_grad_enabled()
     if not differentiable:
         x = x.clone()  # updated in place below
     history = deque(maxlen=table.window)
     for i in trange(len(plan), disable=disable):
         p = plan[i]
-        tau = p["tau"].to(x.device, torch.float32)
+        tau = p["tau"].to(x.device, acc)
         # Phase 1: the derivative, analytical (AFS) or from one model call.
         if p["eval_sigma"] is None:
             d = x / torch.sqrt(1 + tau * tau)  # unit-variance Gaussian data model
             denoised = x - tau * d
         else:
-            sigma = p["eval_sigma"].to(x.device, torch.float32)
+            sigma = p["eval_sigma"].to(x.device, acc)
             call = denoise if checkpoint is None else (lambda xx, ss: checkpoint(denoise, xx, ss))
-            denoised = call(x, sigma).to(torch.float32)
-            d = (x - denoised) / p["divisor"].to(x.device, torch.float32)
+            denoised = call(x, sigma).to(acc)
+            d = (x - denoised) / p["divisor"].to(x.device, acc)
         history.append(d)
         if callback is not None:
             callback({"x": x, "i": i, "sigma": p["tau"], "sigma_hat": p["eval_sigma"] if p["eval_sigma"] is not None else p["tau"], "denoised": denoised})
@@ -80,7 +81,7 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
         derivs = list(history)[-len(coeffs):]
         if differentiable:
             for c, dj in zip(coeffs, derivs):
-                x = x + c.to(x.device, torch.float32) * dj
+                x = x + c.to(x.device, acc) * dj
         else:
             for c, dj in zip(coeffs.tolist(), derivs):
                 if c != 0.0:

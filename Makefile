@@ -1,0 +1,21 @@
+# The two commands a new user needs: `make demo` and `make test`. Both set everything up first.
+PY := .venv/bin/python
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup demo test bench clean
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	$(PY) scripts/demo.py
+
+test: setup
+	$(PY) -m pytest -q -rs
+
+bench: setup
+	$(PY) benchmarks/quality.py
+	$(PY) benchmarks/overhead.py
+
+clean:
+	rm -rf .venv .cache out

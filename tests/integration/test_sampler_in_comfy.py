@@ -1,0 +1,105 @@
+"""The dyweight sampler inside the real ComfyUI (imported in-process), on the exact testbed MODEL."""
+import logging
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def env(pack):
+    import comfy.sample
+    import comfy.samplers
+    from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
+    from comfyui_dyweight.nodes import testbed
+    mix = GaussianMixture.pictures(count=8, size=16)
+    return {"sample": comfy.sample, "samplers": comfy.samplers, "testbed": testbed, "mix": mix,
+            "models": {k: testbed.testbed_model(k, 3.0, mix) for k in ("eps", "v", "flow")}}
+
+
+def run(env, kind, sampler, steps=6, scheduler=None, cfg=1.0, batch=2, denoise=1.0, latent=None, model=None, **kw):
+    mix = env["mix"]
+    model = model or env["models"][kind]
+    latent = torch.zeros((batch,) + mix.shape) if latent is None else latent
+    noise = env["sample"].prepare_noise(latent, 42)
+    pos = env["testbed"].prompt_conditioning(mix, [0, 3])
+    neg = env["testbed"].prompt_conditioning(mix, [])
+    scheduler = scheduler or ("simple" if kind == "flow" else "karras")
+    if isinstance(sampler, str):
+        return env["sample"].sample(model, noise, steps, cfg, sampler, scheduler, pos, neg, latent,
+                                    denoise=denoise, disable_pbar=True, **kw)
+    sigmas = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
+    return env["sample"].sample_custom(model, noise, cfg, sampler, sigmas, pos, neg, latent, disable_pbar=True)
+
+
+def rel_gap(a, b):
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def test_registered_in_every_dropdown_once(pack):
+    import comfy.k_diffusion.sampling
+    import comfy.samplers
+    assert comfy.samplers.KSampler.SAMPLERS is comfy.samplers.SAMPLER_NAMES
+    pack.nodes.sampler.register_sampler()  # a second load must not duplicate it
+    assert comfy.samplers.SAMPLER_NAMES.count("dyweight") == 1
+    assert comfy.k_diffusion.sampling.sample_dyweight is pack.nodes.sampler.sample_dyweight
+    assert "ipndm" in comfy.samplers.SAMPLER_NAMES  # the stock list kept its entries
+
+
+@pytest.mark.parametrize("kind", ["eps", "v", "flow"])
+@pytest.mark.parametrize("cfg", [1.0, 3.0])
+def test_without_table_equals_ipndm(env, kind, cfg, caplog):
+    with caplog.at_level(logging.INFO):
+        ours = run(env, kind, "dyweight", cfg=cfg)
+    ipndm = run(env, kind, "ipndm", cfg=cfg)
+    euler = run(env, kind, "euler", cfg=cfg)
+    assert rel_gap(ours, ipndm) < 1e-5
+    assert rel_gap(euler, ipndm) > 1e-3  # so equality proves our function ran (unknown names fall back to euler)
+    assert sum("Adams-Bashforth fallback" in r.message for r in caplog.records) == 1  # once, not per step
+
+
+@pytest.mark.parametrize("kind", ["eps", "flow"])
+def test_euler_shaped_table_equals_euler(env, kind):
+    import comfy.samplers
+    from comfyui_dyweight.dyweight_core.table import euler_table
+    model = env["models"][kind]
+    sched = "simple" if kind == "flow" else "karras"
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), sched, 5)
+    from comfyui_dyweight.nodes.sampler import DyWeightSampler
+    sampler = DyWeightSampler.execute(table=euler_table(sigmas.tolist())).result[0]
+    ours = run(env, kind, sampler, steps=5)
+    assert rel_gap(ours, run(env, kind, "euler", steps=5)) < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["eps", "v", "flow"])
+def test_batches_denoise_and_cfg(env, kind):
+    big = run(env, kind, "dyweight", batch=16, cfg=4.0)
+    assert big.shape[0] == 16 and torch.isfinite(big).all()
+    # img2img: denoise 0.5 starts from a picture; dyweight (fallback) still equals ipndm on that tail schedule
+    start = {"latent": env["mix"].means[:2].float()}
+    half = run(env, kind, "dyweight", denoise=0.5, latent=start["latent"])
+    assert rel_gap(half, run(env, kind, "ipndm", denoise=0.5, latent=start["latent"])) < 1e-5
+
+
+def test_video_latents(env):
+    from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
+    video = GaussianMixture(torch.rand(4, 3, 2, 8, 8) * 2 - 1)
+    model = env["testbed"].testbed_model("flow", 5.0, video)
+    latent = torch.zeros(2, 3, 2, 8, 8)
+    out = run(env, "flow", "dyweight", latent=latent, model=model)
+    assert out.shape == latent.shape and rel_gap(out, run(env, "flow", "ipndm", latent=latent, model=model)) < 1e-5
+
+
+def test_many_steps_reach_the_exact_solution(env):
+    """The testbed MODEL in ComfyUI and the core reference solve describe the same ODE."""
+    from comfyui_dyweight.dyweight_core.testbed import reference_solve
+    import comfy.samplers
+    model = env["models"]["eps"]
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "karras", 16)
+    latent = torch.zeros((2,) + env["mix"].shape)
+    noise = env["sample"].prepare_noise(latent, 42)
+    x0 = noise * torch.sqrt(1 + sigmas[0] ** 2)
+    logits = env["testbed"].prompt_conditioning(env["mix"], [0, 3])[0][0][:, 0, :]
+    truth = reference_solve(env["mix"].denoiser("eps", logits), "eps", x0.double(), float(sigmas[0]))
+    # (the last jump sigma_min -> 0 leaves every sampler a floor of ~0.5% on this sharp mixture)
+    ours = rel_gap(run(env, "eps", "dyweight", steps=16).double(), truth)
+    assert ours < 0.01 and ours < 0.2 * rel_gap(run(env, "eps", "euler", steps=16).double(), truth)

@@ -1,0 +1,147 @@
+"""The core solver against its special cases and an independent implementation of the equations."""
+import math
+
+import pytest
+import torch
+
+from dyweight_core.solver import NonFiniteError, sample_dyweight, step_plan, unroll
+from dyweight_core.table import CoefficientTable, adams_bashforth_table, euler_table
+from dyweight_core.testbed import GaussianMixture
+from tests.reference import reference_dyweight
+
+MIX = GaussianMixture.pictures(count=6, size=8)
+EPS_SIGMAS = [14.6, 6.1, 2.4, 0.9, 0.3, 0.0]
+FLOW_SIGMAS = [1.0, 0.86, 0.68, 0.45, 0.2, 0.0]
+
+
+def model_of(denoise):
+    return lambda x, sigma: denoise(x, sigma[0])
+
+
+def noise(batch=3, shape=(3, 8, 8), seed=0):
+    return torch.randn((batch,) + shape, generator=torch.Generator().manual_seed(seed))
+
+
+def random_table(sigmas, window, afs=False, convention="denoiser", seed=1):
+    g = torch.Generator().manual_seed(seed)
+    n = len(sigmas) - 1
+    W = torch.zeros(n, n, dtype=torch.float64)
+    for i in range(n):
+        for j in range(max(0, i - window + 1), i + 1):
+            W[i, j] = (1.0 if i == j else 0.0) + 0.3 * (torch.rand((), generator=g, dtype=torch.float64) - 0.5)
+    s = 1 + 0.2 * (torch.rand(n - 1 if afs else n, generator=g, dtype=torch.float64) - 0.5)
+    return CoefficientTable(steps=n, window=window, weights=W.tolist(), t_scale=s.tolist(), sigmas=sigmas,
+                            convention=convention, afs=afs).validate()
+
+
+def euler(denoise, x, sigmas):
+    for a, b in zip(sigmas[:-1], sigmas[1:]):
+        x = x + (b - a) * (x - denoise(x, a)) / a
+    return x
+
+
+@pytest.mark.parametrize("kind,sigmas", [("eps", EPS_SIGMAS), ("flow", FLOW_SIGMAS)])
+def test_identity_window_one_is_euler(kind, sigmas):
+    D = MIX.denoiser(kind)
+    x = noise() * sigmas[0]
+    out = sample_dyweight(model_of(D), x, torch.tensor(sigmas), table=euler_table(sigmas))
+    ref = euler(lambda y, s: D(y.double(), s), x.double(), sigmas)
+    assert torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_adams_bashforth_rows_and_final_step():
+    t = adams_bashforth_table(EPS_SIGMAS)
+    assert t.weights[0][0] == 1.0
+    assert t.weights[3][:4] == [-9 / 24, 37 / 24, -59 / 24, 55 / 24]
+    assert t.weights[4] == [0.0, 0.0, 0.0, 0.0, 1.0]  # lands on sigma 0: current derivative only (as ipndm)
+    assert all(math.isclose(sum(r), 1.0) for r in t.weights)
+    t2 = adams_bashforth_table(EPS_SIGMAS[:-1] + [0.05])
+    assert t2.weights[4][1:] == [-9 / 24, 37 / 24, -59 / 24, 55 / 24]
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 5])
+@pytest.mark.parametrize("afs", [False, True])
+@pytest.mark.parametrize("convention,kind,sigmas", [("denoiser", "eps", EPS_SIGMAS), ("velocity", "flow", FLOW_SIGMAS)])
+def test_matches_independent_implementation(window, afs, convention, kind, sigmas):
+    D = MIX.denoiser(kind)
+    table = random_table(sigmas, window, afs, convention)
+    x = noise() * sigmas[0]
+    out = sample_dyweight(model_of(D), x, torch.tensor(sigmas), table=table)
+    ref = reference_dyweight(D, x, sigmas, table.weights, table.t_scale, window, afs, convention)
+    assert torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5), (out.double() - ref).abs().max()
+
+
+def test_time_calibration_moves_the_model_calls():
+    sigmas = EPS_SIGMAS
+    table = random_table(sigmas, 2)
+    plan = step_plan(table, sigmas)
+    tau = sigmas[0]
+    for i, p in enumerate(plan):
+        assert math.isclose(float(p["tau"]), tau, rel_tol=1e-12)
+        assert math.isclose(float(p["eval_sigma"]), table.t_scale[i] * tau, rel_tol=1e-12)
+        tau = tau + sum(table.weights[i]) * (sigmas[i + 1] - tau)
+    calls = []
+    sample_dyweight(lambda x, s: (calls.append(float(s[0])), x * 0)[1], noise(), torch.tensor(sigmas), table=table)
+    assert calls == pytest.approx([float(p["eval_sigma"]) for p in plan], rel=1e-6)
+
+
+def test_afs_skips_first_model_call():
+    table = random_table(EPS_SIGMAS, 3, afs=True)
+    calls = []
+    sample_dyweight(lambda x, s: (calls.append(1), x * 0)[1], noise(), torch.tensor(EPS_SIGMAS), table=table)
+    assert len(calls) == table.steps - 1
+
+
+def test_batch_video_and_low_precision_model():
+    D = MIX.denoiser("eps")
+    table = random_table(EPS_SIGMAS, 3)
+    video_mix = GaussianMixture(torch.rand(4, 2, 3, 4, 4) * 2 - 1)
+    Dv = video_mix.denoiser("eps")
+    x = torch.randn(16, 2, 3, 4, 4) * EPS_SIGMAS[0]
+    out = sample_dyweight(model_of(Dv), x, torch.tensor(EPS_SIGMAS), table=table)
+    ref = reference_dyweight(Dv, x, EPS_SIGMAS, table.weights, table.t_scale, 3)
+    assert out.shape == x.shape and torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5)
+    # a bf16 model: accumulation stays float32, the result keeps the input dtype
+    x = noise(4) * EPS_SIGMAS[0]
+    low = sample_dyweight(lambda y, s: D(y.to(torch.bfloat16), s[0]).to(torch.bfloat16), x, torch.tensor(EPS_SIGMAS), table=table)
+    assert low.dtype == torch.float32 and torch.isfinite(low).all()
+    assert (low.double() - reference_dyweight(D, x, EPS_SIGMAS, table.weights, table.t_scale, 3)).abs().max() < 0.1
+
+
+def test_history_is_bounded_by_window():
+    import dyweight_core.solver as solver
+    sizes = []
+    table = random_table(EPS_SIGMAS, 2)
+    orig = solver.deque
+    def spy(*a, **k):
+        d = orig(*a, **k)
+        sizes.append(d)
+        return d
+    solver.deque = spy
+    try:
+        sample_dyweight(model_of(MIX.denoiser("eps")), noise(), torch.tensor(EPS_SIGMAS), table=table)
+    finally:
+        solver.deque = orig
+    assert sizes and all(d.maxlen == 2 and len(d) <= 2 for d in sizes)
+
+
+def test_callback_each_step():
+    seen = []
+    sample_dyweight(model_of(MIX.denoiser("eps")), noise(), torch.tensor(EPS_SIGMAS), callback=lambda d: seen.append(d["i"]))
+    assert seen == list(range(len(EPS_SIGMAS) - 1))
+
+
+def test_gradient_reaches_weights_and_time_scales():
+    D = MIX.denoiser("eps")
+    table = random_table(EPS_SIGMAS, 2)
+    W = torch.tensor(table.weights, requires_grad=True)
+    s = torch.tensor(table.t_scale, requires_grad=True)
+    x = unroll(D, noise() * EPS_SIGMAS[0], EPS_SIGMAS, table.replace(weights=W, t_scale=s))
+    x.square().mean().backward()
+    assert W.grad.abs().sum() > 0 and (s.grad.abs() > 0).all()
+
+
+def test_non_finite_output_is_an_error_naming_the_table():
+    table = random_table(EPS_SIGMAS, 2).replace(name="broken")
+    with pytest.raises(NonFiniteError, match="broken"):
+        sample_dyweight(lambda x, s: x * float("nan"), noise(), torch.tensor(EPS_SIGMAS), table=table)

@@ -1,0 +1,112 @@
+"""Table format: round trip, strict validation with messages naming the file and the problem."""
+import math
+
+import pytest
+import yaml
+
+from dyweight_core.lookup import choose_table, scan_tables
+from dyweight_core.table import CoefficientTable, TableError, adams_bashforth_table, load_table, save_table
+
+SIGMAS = [14.6, 6.1, 2.4, 0.9, 0.0]
+
+
+def good_table(**changes):
+    t = adams_bashforth_table(SIGMAS).replace(name="", model={"family": "SD15", "model_type": "EPS"},
+                                              provenance={"source": "test"})
+    return t.replace(**changes)
+
+
+def test_round_trip_is_exact(tmp_path):
+    t = good_table(weights=[[1 / 3, 0, 0, 0], [0.1, 0.7, 0, 0], [0.2, -0.3, 1.1, 0], [0, 0, 0, 1.0]])
+    path = save_table(t, str(tmp_path / "a.yaml"))
+    back = load_table(path)
+    assert back.weights == t.weights and back.sigmas == t.sigmas and back.t_scale == t.t_scale
+    assert back.model == t.model and back.name == "a"
+    assert yaml.safe_load(open(path))["format"] == "dyweight-table/1"
+
+
+def write(tmp_path, data, name="bad.yaml"):
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return str(p)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"weights": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}, "4 x 4"),
+    ({"weights": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, float("nan")]]}, "must be finite"),
+    ({"window": 2, "weights": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0.5, 0, 0, 1]]}, "outside the band"),
+    ({"weights": [[1, 0.5, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]}, "outside the band"),
+    ({"t_scale": [1, 1, 1]}, "t_scale must have 4"),
+    ({"t_scale": [1, 1, float("inf"), 1]}, "finite and positive"),
+    ({"sigmas": [14.6, 6.1, 2.4, 0.0]}, "steps \\+ 1 = 5"),
+    ({"sigmas": [14.6, 6.1, 6.1, 0.9, 0.0]}, "strictly decreasing"),
+    ({"convention": "eps"}, "convention"),
+])
+def test_validation_names_file_and_problem(tmp_path, change, message):
+    data = good_table().to_dict()
+    data.update(change)
+    path = write(tmp_path, data)
+    with pytest.raises(TableError, match=message) as e:
+        load_table(path)
+    assert path in str(e.value)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "expected a YAML mapping"),
+    ("\x00\xff junk: [", "cannot be read as YAML"),
+    ("format: dyweight-table/9\nsteps: 1\n", "unsupported format 'dyweight-table/9'"),
+    ("format: dyweight-table/1\nsteps: 2\n", "missing field"),
+    ("format: dyweight-table/1\nsteps: 2\nwindow: 1\nweights: .nan\nt_scale: [1, 1]\nsigmas: [2, 1, 0]\n", "list of rows"),
+])
+def test_malformed_files(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(TableError, match=message):
+        load_table(path)
+
+
+def test_binary_junk_file(tmp_path):
+    p = tmp_path / "junk.yaml"
+    p.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(TableError, match="junk.yaml"):
+        load_table(str(p))
+
+
+def test_save_refuses_overwrite_and_is_atomic(tmp_path):
+    path = save_table(good_table(), str(tmp_path / "t.yaml"))
+    before = open(path).read()
+    with pytest.raises(TableError, match="already exists"):
+        save_table(good_table(t_scale=[0.9] * 4), path)
+    assert open(path).read() == before
+    with pytest.raises(TableError):
+        save_table(good_table(t_scale=[0.9] * 3), path, overwrite=True)  # invalid: nothing written
+    assert open(path).read() == before and [p.name for p in tmp_path.iterdir()] == ["t.yaml"]
+    save_table(good_table(t_scale=[0.9] * 4), path, overwrite=True)
+    assert load_table(path).t_scale == [0.9] * 4
+
+
+def test_lookup_rules(tmp_path):
+    ident = {"family": "SD15", "model_type": "EPS", "shift": None, "fingerprint": "abc"}
+    family = good_table(name="family")
+    exact = good_table(name="exact", model={**family.model, "fingerprint": "abc"})
+    other_sched = good_table(name="other", sigmas=[14.6, 5.0, 2.0, 0.5, 0.0], model={**family.model, "fingerprint": "abc"})
+    other_model = good_table(name="sdxl", model={"family": "SDXL", "model_type": "EPS"})
+    assert choose_table([family, exact, other_model], ident, SIGMAS)[0].name == "exact"
+    assert choose_table([family, other_model], ident, SIGMAS)[0].name == "family"
+    t, msg = choose_table([other_sched, family], ident, SIGMAS)
+    assert t.name == "family"  # a schedule match beats a fingerprint match on other sigmas
+    t, msg = choose_table([other_sched], ident, SIGMAS)
+    assert t.name == "other" and "sigmas differ" in msg
+    t, msg = choose_table([other_model], ident, SIGMAS)
+    assert t is None and "SD15/EPS, 4 steps" in msg and "fallback" in msg
+    t, msg = choose_table([family], ident, SIGMAS[:-1] + [0.0][:0] + [0.0][:0])  # 3 steps: no table of that count
+    assert t is None
+
+
+def test_scan_survives_broken_files(tmp_path):
+    save_table(good_table(), str(tmp_path / "good.yaml"))
+    (tmp_path / "bad.yaml").write_text("weights: [")
+    (tmp_path / "notes.txt").write_text("ignored")
+    found = dict(scan_tables([str(tmp_path), str(tmp_path / "missing")]))
+    assert set(map(lambda p: p.rsplit("/", 1)[1], found)) == {"good.yaml", "bad.yaml"}
+    assert isinstance(found[str(tmp_path / "bad.yaml")], TableError)
+    assert isinstance(found[str(tmp_path / "good.yaml")], CoefficientTable)
