@@ -29,22 +29,26 @@ class MixtureNet(torch.nn.Module):
 
     def __init__(self, mixture, kind, dtype=torch.float32):
         super().__init__()
-        self.mixture, self.kind, self.dtype = mixture, kind, dtype
-        self.register_buffer("means", mixture.means.to(torch.float32))  # what the fingerprint sees
+        self.kind, self.dtype, self.std = kind, dtype, mixture.std
+        self.register_buffer("means", mixture.means.to(torch.float64))  # a buffer: moved, fingerprinted
+
+    @property
+    def mixture(self):
+        return GaussianMixture(self.means, self.std)
 
     def forward(self, xc, timesteps, context=None, transformer_options={}, **kwargs):
         sigma = transformer_options["sigmas"]  # the true, differentiable sigma (timesteps may be quantised)
         sigma = sigma.repeat(xc.shape[0] // sigma.shape[0]).to(torch.float64).reshape(-1, *[1] * (xc.ndim - 1))
         xc = xc.to(torch.float64)
-        logits = None
-        if context is not None and context.shape[-1] == len(self.mixture.means):
+        logits, mixture = None, self.mixture
+        if context is not None and context.shape[-1] == len(self.means):
             logits = context[:, 0, :].to(torch.float64)
         if self.kind == "flow":
             x = xc
-            out = (x - self.mixture.posterior_mean(x, 1 - sigma, sigma, logits)) / sigma
+            out = (x - mixture.posterior_mean(x, 1 - sigma, sigma, logits)) / sigma
         else:
             x = xc * torch.sqrt(sigma ** 2 + 1)
-            denoised = self.mixture.posterior_mean(x, 1.0, sigma, logits)
+            denoised = mixture.posterior_mean(x, 1.0, sigma, logits)
             if self.kind == "eps":
                 out = (x - denoised) / sigma
             else:  # v-prediction, sigma_data 1

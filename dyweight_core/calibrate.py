@@ -1,0 +1,232 @@
+"""Distil a DyWeight table for one model and schedule (method/DYWEIGHT.md section 6).
+
+Data-free: a high-step teacher solves the ODE from a set of start latents once; the DyWeight
+student is unrolled from the same latents with gradients reaching its weights and time scales;
+Adam fits them. A held-out set selects the best table by the median per-sample error, so the
+result is never worse than the initialisation.
+"""
+import copy
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .solver import unroll
+from .table import adams_bashforth_table, euler_table
+
+
+@dataclass
+class CalibrationConfig:
+    iterations: int = 300
+    lr: float = 5e-3
+    batch_size: int = 16
+    window: int = 3
+    init: str = "adams_bashforth"   # or "euler"
+    convention: str = "denoiser"    # or "velocity" (flow models, like the FLUX tables)
+    learn_t_scale: bool = True
+    loss: str = "rmse"              # "rmse" (per-sample), "l2", "huber", or "perceptual" (needs a decoder)
+    huber_delta: float = 0.05
+    warmup: float = 0.1             # fraction of iterations
+    grad_clip: float = 1.0
+    eval_every: int = 10
+    teacher: str = "heun"           # "heun", "ipndm" or "euler"
+    teacher_steps: int = 64         # schedule intervals of the teacher solve
+    checkpoint: bool = False        # recompute each model call in backward (memory for time)
+    seed: int = 0
+
+
+class CalibrationError(RuntimeError):
+    pass
+
+
+# --- teacher -------------------------------------------------------------------------------------
+def teacher_sigmas(sigmas, steps):
+    """The student's schedule refined to about `steps` intervals, spread evenly in log sigma (every
+    student sigma kept); the last interval to 0 is refined down to 1e-4 of its start, so the teacher
+    ends much closer to the true x(0) than any few-step student."""
+    sigmas = [float(s) for s in sigmas]
+    ends = [(a, b if b > 0 else a * 1e-4) for a, b in zip(sigmas[:-1], sigmas[1:])]
+    lengths = [math.log(a / lo) for a, lo in ends]
+    out = [sigmas[0]]
+    for (a, lo), length, b in zip(ends, lengths, sigmas[1:]):
+        per = max(1, round(steps * length / sum(lengths)))
+        out += [a * (lo / a) ** (k / per) for k in range(1, per + 1)]
+        if b == 0:
+            out.append(0.0)
+    return out
+
+
+@torch.no_grad()
+def teacher_solve(denoise, x, sigmas, solver="heun", steps=64):
+    """A high-accuracy solve to the schedule's end: Heun (EDM), ipndm (Adams-Bashforth 4) or Euler."""
+    fine = teacher_sigmas(sigmas, steps)
+    x = x.to(torch.float32)
+    if solver == "ipndm":
+        return unroll(denoise, x, fine, adams_bashforth_table(fine))
+    if solver not in ("heun", "euler"):
+        raise CalibrationError(f"unknown teacher solver {solver!r} (heun, ipndm, euler)")
+    ones = lambda s: torch.tensor(s, dtype=torch.float32, device=x.device)
+    for a, b in zip(fine[:-1], fine[1:]):
+        d = (x - denoise(x, ones(a))) / a
+        x_next = x + (b - a) * d
+        if solver == "heun" and b > 0:
+            d2 = (x_next - denoise(x_next, ones(b))) / b
+            x_next = x + (b - a) * (d + d2) / 2
+        x = x_next
+    return x
+
+
+# --- losses --------------------------------------------------------------------------------------
+def per_sample_rmse(a, b):
+    return (a.float() - b.float()).flatten(1).pow(2).mean(1).sqrt()
+
+
+def make_loss(config, decode=None):
+    if config.loss == "l2":
+        return lambda out, target: (out - target).pow(2).mean()
+    if config.loss == "rmse":  # mean of per-sample errors: the few mode-switching trajectories cannot dominate
+        return lambda out, target: per_sample_rmse(out, target).mean()
+    if config.loss == "huber":
+        return lambda out, target: torch.nn.functional.huber_loss(out, target, delta=config.huber_delta)
+    if config.loss == "perceptual":
+        if decode is None:
+            raise CalibrationError("the perceptual loss needs a VAE to decode latents")
+        import kornia
+
+        def perceptual(out, target):
+            a, b = decode(out), decode(target)  # images in [0, 1], (B, C, H, W)
+            return kornia.losses.ssim_loss(a, b, window_size=7) + (a - b).abs().mean()
+        return perceptual
+    raise CalibrationError(f"unknown loss {config.loss!r} (rmse, l2, huber, perceptual)")
+
+
+# --- the student ---------------------------------------------------------------------------------
+def initial_table(sigmas, config):
+    if config.init == "euler":
+        table = euler_table(sigmas)
+    elif config.init == "adams_bashforth":
+        table = adams_bashforth_table(sigmas, window=min(4, config.window))
+    else:
+        raise CalibrationError(f"unknown init {config.init!r} (adams_bashforth, euler)")
+    n = table.steps
+    weights = torch.tensor(table.weights, dtype=torch.float64)
+    band = torch.zeros(n, n, dtype=torch.float64)
+    for i in range(n):
+        band[i, max(0, i - config.window + 1):i + 1] = 1
+    return table.replace(window=config.window, convention=config.convention, name=""), weights * band, band
+
+
+def table_from(base, weights, t_scale):
+    return base.replace(weights=weights.detach().tolist(), t_scale=t_scale.detach().tolist())
+
+
+def holdout_errors(denoise, table, x, target, batch_size):
+    with torch.no_grad():
+        errs = [per_sample_rmse(unroll(denoise, xb, table.sigmas, table), tb)
+                for xb, tb in zip(x.split(batch_size), target.split(batch_size))]
+    return torch.cat(errs)
+
+
+def lr_at(step, config):
+    """Linear warm-up, then cosine decay to zero."""
+    warm = max(1, int(config.warmup * config.iterations))
+    if step < warm:
+        return config.lr * (step + 1) / warm
+    t = (step - warm) / max(1, config.iterations - warm)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, progress=None,
+              teacher_cache=None):
+    """Fit a table to `denoise` on `sigmas` from start latents train_x; select on holdout_x.
+
+    progress(dict) is called after every iteration (and may raise to cancel).
+    teacher_cache: a dict reused across calls (same model, noises and schedule end) to skip the teacher.
+    Returns (table, report dict).
+    """
+    config = config or CalibrationConfig()
+    started = time.time()
+    sigmas = [float(s) for s in sigmas]
+    gen = torch.Generator().manual_seed(config.seed)
+    loss_fn = make_loss(config, decode)
+
+    # Phase 1: teacher endpoints, computed once (cached across calls when given a cache).
+    key = (config.teacher, config.teacher_steps, sigmas[0], sigmas[-1], tuple(train_x.shape), tuple(holdout_x.shape))
+    if teacher_cache is not None and key in teacher_cache:
+        train_t, hold_t = teacher_cache[key]
+    else:
+        batches = list(torch.cat([train_x, holdout_x]).split(config.batch_size))
+        ends = []
+        for k, xb in enumerate(batches):
+            ends.append(teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps))
+            if progress is not None:
+                progress({"phase": "teacher", "done": k + 1, "total": len(batches)})
+        ends = torch.cat(ends)
+        train_t, hold_t = ends[:len(train_x)], ends[len(train_x):]
+        if teacher_cache is not None:
+            teacher_cache[key] = (train_t, hold_t)
+    teacher_seconds = time.time() - started
+
+    # Phase 2: the initialisation and its held-out error: the bar to beat.
+    base, weights0, band = initial_table(sigmas, config)
+    init_table = table_from(base, weights0, torch.tensor(base.t_scale, dtype=torch.float64))
+    init_err = holdout_errors(denoise, init_table, holdout_x, hold_t, config.batch_size).median().item()
+    best = {"table": init_table, "median": init_err, "iteration": 0}
+
+    # Phase 3: Adam on (W, s), band-masked after every step.
+    W = weights0.clone().requires_grad_(True)
+    s = torch.tensor(base.t_scale, dtype=torch.float64, requires_grad=config.learn_t_scale)
+    opt = torch.optim.Adam([W, s] if config.learn_t_scale else [W], lr=config.lr)
+    ckpt = None
+    if config.checkpoint:
+        ckpt = lambda fn, *a: torch.utils.checkpoint.checkpoint(fn, *a, use_reentrant=False)
+    history, stopped = [], None
+    for it in range(config.iterations):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(it, config)
+        idx = torch.randperm(len(train_x), generator=gen)[:config.batch_size]
+        xb, tb = train_x[idx], train_t[idx]
+        with torch.enable_grad():
+            out = unroll(denoise, xb, sigmas, base.replace(weights=W * band, t_scale=s), checkpoint=ckpt)
+            loss = loss_fn(out, tb.to(out.dtype))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+        grads_finite = all(p.grad is None or torch.isfinite(p.grad).all() for p in (W, s))
+        if not math.isfinite(loss.item()) or not grads_finite:
+            stopped = f"stopped at iteration {it + 1}: non-finite loss or gradient (diverged); kept the best table seen"
+            break
+        torch.nn.utils.clip_grad_norm_([W, s], config.grad_clip)
+        opt.step()
+        with torch.no_grad():
+            W.mul_(band)
+            s.clamp_(0.5, 1.5)
+        entry = {"iteration": it + 1, "loss": loss.item()}
+        if (it + 1) % config.eval_every == 0 or it + 1 == config.iterations:
+            cand = table_from(base, W, s)
+            med = holdout_errors(denoise, cand, holdout_x, hold_t, config.batch_size).median().item()
+            entry["holdout_median"] = med
+            if med < best["median"]:
+                best = {"table": cand, "median": med, "iteration": it + 1}
+        history.append(entry)
+        if progress is not None:
+            progress({"phase": "student", **entry, "total": config.iterations, "best_median": best["median"]})
+
+    # Phase 4: the references a user compares against, on the same held-out latents.
+    reference = {name: holdout_errors(denoise, t, holdout_x, hold_t, config.batch_size).median().item()
+                 for name, t in (("fallback", adams_bashforth_table(sigmas)), ("euler", euler_table(sigmas)))}
+    report = {
+        "holdout_median_fallback": reference["fallback"], "holdout_median_euler": reference["euler"],
+        "holdout_median_init": init_err, "holdout_median_best": best["median"],
+        "best_iteration": best["iteration"], "iterations_run": len(history), "history": history,
+        "teacher_seconds": teacher_seconds, "seconds": time.time() - started, "stopped": stopped,
+        "train_samples": len(train_x), "holdout_samples": len(holdout_x),
+    }
+    table = copy.deepcopy(best["table"])
+    table.provenance = {
+        "source": "DyWeight Calibrate", "teacher": f"{config.teacher} {config.teacher_steps} steps",
+        "loss": config.loss, "init": config.init, "iterations": len(history), "samples": len(train_x),
+        "holdout_median_init": init_err, "holdout_median_after": best["median"],
+        "holdout_median_fallback": reference["fallback"], "holdout_median_euler": reference["euler"],
+    }
+    return table, report

@@ -1,0 +1,199 @@
+"""DyWeight Calibrate: distil a table for the user's model, prompt and schedule inside the graph."""
+import datetime
+import logging
+import math
+
+import torch
+
+import comfy.model_management
+import comfy.model_sampling
+import comfy.samplers
+import comfy.utils
+from comfy_api.latest import io
+
+from ..dyweight_core.calibrate import CalibrationConfig, calibrate
+from .model_info import model_identity
+from .sampler import TABLE
+
+
+# --- making a ComfyUI model differentiable --------------------------------------------------------
+def make_weights_differentiable(module):
+    """ComfyUI creates weights under inference mode; autograd cannot save those for backward.
+    Swap each for an ordinary copy (same values, one tensor at a time, so memory stays flat)."""
+    for mod in module.modules():
+        for name, p in list(mod._parameters.items()):
+            if p is not None and p.is_inference():
+                mod._parameters[name] = torch.nn.Parameter(p.clone(), requires_grad=False)
+        for name, b in list(mod._buffers.items()):
+            if b is not None and b.is_inference():
+                mod._buffers[name] = b.clone()
+
+
+class ContinuousTimestep:
+    """Discrete (SD1.x/SDXL) samplings map sigma to a timestep by argmin, which has no gradient;
+    interpolating log-sigma gives the same timesteps on the grid and lets time scales learn."""
+
+    def timestep(self, sigma):
+        log_sigmas = self.log_sigmas.to(sigma.device)
+        log_sigma = sigma.log().clamp(log_sigmas[0], log_sigmas[-1])
+        low = (torch.searchsorted(log_sigmas, log_sigma.detach().reshape(-1)) - 1).clamp(0, len(log_sigmas) - 2)
+        low = low.reshape(sigma.shape)
+        frac = (log_sigma - log_sigmas[low]) / (log_sigmas[low + 1] - log_sigmas[low])
+        return low.to(sigma.dtype) + frac
+
+
+def calibration_patcher(model):
+    """A clone of the MODEL whose sampling is differentiable in sigma; the user's MODEL is untouched."""
+    patcher = model.clone()
+    sampling = model.get_model_object("model_sampling")
+    discrete = isinstance(sampling, comfy.model_sampling.ModelSamplingDiscrete) and \
+        not isinstance(sampling, comfy.model_sampling.ModelSamplingDiscreteEDM)
+    if discrete:
+        cls = type("ContinuousTimestepSampling", (ContinuousTimestep, type(sampling)), {})
+        continuous = cls.__new__(cls)
+        continuous.__dict__.update(sampling.__dict__)
+        patcher.add_object_patch("model_sampling", continuous)
+    return patcher, "continuous" if discrete else "native"
+
+
+def clone_conditioning(cond):
+    """Ordinary (non-inference) copies of conditioning tensors."""
+    clone = lambda v: v.clone() if torch.is_tensor(v) else v
+    return [[clone(c[0]), {k: clone(v) for k, v in c[1].items()}] for c in cond]
+
+
+class CalibrationSampler(comfy.samplers.Sampler):
+    """Runs calibration where a sampler would run, so ComfyUI loads the model and applies CFG,
+    conditioning and patches exactly as in sampling."""
+
+    def __init__(self, run):
+        self.run = run
+        self.result = None
+
+    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False):
+        make_weights_differentiable(model_wrap.inner_model)
+        denoise = lambda x, s: model_wrap(x, s * x.new_ones([x.shape[0]]), **extra_args)
+        self.result = self.run(denoise, model_wrap.inner_model, noise.device)
+        return latent_image
+
+
+def start_latents(sampling, sigmas, latent, count, seed, device):
+    """x at sigmas[0] for `count` seeded noises, as ComfyUI's KSAMPLER builds it."""
+    noise = torch.randn((count,) + tuple(latent.shape[1:]), generator=torch.Generator().manual_seed(seed))
+    full = math.isclose(float(sampling.sigma_max), float(sigmas[0]), rel_tol=1e-5) or float(sigmas[0]) > float(sampling.sigma_max)
+    base = latent[:1].expand_as(noise)
+    return sampling.noise_scaling(sigmas[0], noise, base, full).to(device)
+
+
+def progress_reporter(total):
+    pbar = comfy.utils.ProgressBar(total)
+
+    def report(p):
+        comfy.model_management.throw_exception_if_processing_interrupted()  # Cancel stops here
+        if p["phase"] == "student":
+            pbar.update_absolute(p["iteration"], total)
+            if p["iteration"] % 25 == 0 or p["iteration"] == p["total"]:
+                logging.info(f"[DyWeight] calibrate {p['iteration']}/{p['total']} loss {p['loss']:.4g} best held-out {p['best_median']:.4g}")
+        else:
+            logging.info(f"[DyWeight] teacher solve {p['done']}/{p['total']}")
+    return report
+
+
+def run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout, denoise=1.0):
+    """Calibrate `model` on the stock schedule; returns (table, report dict)."""
+    sampler_obj = comfy.samplers.KSampler(model, steps, model.load_device, scheduler=scheduler, denoise=denoise)
+    sigmas = sampler_obj.sigmas.cpu()
+    sampling = model.get_model_object("model_sampling")
+    identity = model_identity(model)
+    latent = latent_image["samples"].float()
+    if torch.count_nonzero(latent) > 0:
+        latent = model.model.process_latent_in(latent)
+    with torch.inference_mode(False), torch.enable_grad():
+        patcher, timestep_mode = calibration_patcher(model)
+        latent = latent.clone()
+        guider = comfy.samplers.CFGGuider(patcher)
+        guider.set_conds(clone_conditioning(positive), clone_conditioning(negative))
+        guider.set_cfg(cfg)
+        report = progress_reporter(config.iterations)
+
+        def run(denoise_fn, base_model, device):
+            train = start_latents(sampling, sigmas, latent, samples, config.seed, device)
+            hold = start_latents(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device)
+            return calibrate(denoise_fn, sigmas.tolist(), train, hold, config, progress=report)
+
+        work = CalibrationSampler(run)
+        batch = torch.zeros((config.batch_size,) + tuple(latent.shape[1:]))
+        guider.sample(batch, batch, work, sigmas, seed=config.seed)
+    table, info = work.result
+    table.model = identity
+    table.sigmas = [float(s) for s in sigmas]
+    table.provenance.update({"scheduler": scheduler, "cfg": float(cfg), "timestep": timestep_mode,
+                             "denoise": float(denoise), "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                             "seconds": round(info["seconds"], 1)})
+    return table, info
+
+
+def format_report(table, info):
+    r = info
+    gain = lambda ref: f"{ref / max(r['holdout_median_best'], 1e-12):.1f}x"
+    lines = [
+        f"DyWeight calibration: {table.steps} steps, window {table.window}, {table.model.get('family')} ({table.model.get('model_type')})",
+        f"held-out median error (vs teacher, {r['holdout_samples']} latents):",
+        f"  calibrated    {r['holdout_median_best']:.5f}  (best at iteration {r['best_iteration']}/{r['iterations_run']})",
+        f"  fallback      {r['holdout_median_fallback']:.5f}  ({gain(r['holdout_median_fallback'])} better)",
+        f"  euler         {r['holdout_median_euler']:.5f}  ({gain(r['holdout_median_euler'])} better)",
+        f"  initial table {r['holdout_median_init']:.5f}",
+        f"time: {r['seconds']:.1f}s (teacher {r['teacher_seconds']:.1f}s)",
+    ]
+    if r["stopped"]:
+        lines.append(r["stopped"])
+    return "\n".join(lines)
+
+
+class DyWeightCalibrate(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="DyWeightCalibrate", display_name="DyWeight Calibrate", category="sampling/dyweight",
+            description="Learns a DyWeight table for this model, prompt, CFG, scheduler and step count: a high-step "
+                        "teacher solve, then the few-step student fitted to it. Save the table and the dyweight "
+                        "sampler uses it automatically.",
+            inputs=[
+                io.Model.Input("model", tooltip="The model to calibrate (LoRAs and patches applied as in sampling)."),
+                io.Conditioning.Input("positive", tooltip="Positive conditioning used during calibration."),
+                io.Conditioning.Input("negative", tooltip="Negative conditioning (used when cfg > 1)."),
+                io.Latent.Input("latent_image", tooltip="Sets the resolution; an empty latent calibrates text-to-image."),
+                io.Int.Input("steps", default=6, min=1, max=50, tooltip="Sampling steps the table is for."),
+                io.Combo.Input("scheduler", options=comfy.samplers.SCHEDULER_NAMES, default="karras",
+                               tooltip="The scheduler you will sample with: the table is fitted to its sigmas."),
+                io.Float.Input("cfg", default=7.0, min=0.0, max=100.0, step=0.1, round=0.01, tooltip="CFG scale you will sample with."),
+                io.Int.Input("teacher_steps", default=64, min=8, max=1000, optional=True,
+                             tooltip="Steps of the high-accuracy teacher solve (Heun: about twice as many model calls)."),
+                io.Int.Input("iterations", default=150, min=1, max=20000, optional=True, tooltip="Optimiser steps."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, optional=True, tooltip="Seed of the calibration noises and batches."),
+                io.Int.Input("samples", default=32, min=2, max=4096, optional=True, tooltip="Training noises (teacher solves are cached)."),
+                io.Int.Input("holdout", default=8, min=1, max=1024, optional=True, tooltip="Held-out noises that pick the best table."),
+                io.Int.Input("batch_size", default=2, min=1, max=256, optional=True, tooltip="Noises per optimiser step; memory grows with it."),
+                io.Int.Input("window", default=3, min=1, max=8, optional=True, tooltip="History window K (derivatives combined per step)."),
+                io.Float.Input("learning_rate", default=5e-3, min=1e-5, max=1.0, step=1e-4, round=False, optional=True, tooltip="Adam learning rate (cosine decay, 10% warm-up)."),
+                io.Combo.Input("loss", options=["rmse", "l2", "huber"], default="rmse", optional=True,
+                               tooltip="rmse: mean per-sample error (robust, recommended); l2: mean squared; huber."),
+                io.Combo.Input("checkpointing", options=["auto", "on", "off"], default="auto", optional=True,
+                               tooltip="Recompute each model call in backward: much less memory, ~30% slower. auto: on for GPUs."),
+            ],
+            outputs=[TABLE.Output(display_name="table"), io.String.Output(display_name="report")],
+        )
+
+    @classmethod
+    def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, teacher_steps=64, iterations=150,
+                seed=0, samples=32, holdout=8, batch_size=2, window=3, learning_rate=5e-3, loss="rmse",
+                checkpointing="auto") -> io.NodeOutput:
+        flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
+        checkpoint = checkpointing == "on" or (checkpointing == "auto" and model.load_device.type != "cpu")
+        config = CalibrationConfig(iterations=iterations, lr=learning_rate, batch_size=batch_size, window=min(window, steps),
+                                   convention="velocity" if flow else "denoiser", loss=loss, teacher_steps=teacher_steps,
+                                   checkpoint=checkpoint, seed=seed)
+        table, info = run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout)
+        text = format_report(table, info)
+        logging.info(text)
+        return io.NodeOutput(table, text, ui={"text": [text]})
