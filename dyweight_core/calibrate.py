@@ -201,7 +201,7 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
         with torch.no_grad():
             W.mul_(band)
             s.clamp_(0.5, 1.5)
-        entry = {"iteration": it + 1, "loss": loss.item()}
+        entry = {"iteration": it + 1, "loss": loss.item(), "seconds": time.time() - started}
         if (it + 1) % config.eval_every == 0 or it + 1 == config.iterations:
             cand = table_from(base, W, s)
             med = holdout_errors(denoise, cand, holdout_x, hold_t, config.batch_size).median().item()

@@ -17,16 +17,26 @@ from .sampler import TABLE
 
 
 # --- making a ComfyUI model differentiable --------------------------------------------------------
+def made_in_inference_mode(t):
+    """True for inference tensors, and for parameters whose data a later .to() replaced: those
+    report is_inference() False but still have no version counter, which autograd needs."""
+    try:
+        t._version  # raises for both kinds
+    except RuntimeError:
+        return True
+    return t.is_inference()
+
+
 def make_weights_differentiable(module):
     """ComfyUI creates weights under inference mode; autograd cannot save those for backward.
     Swap each for an ordinary copy (same values, one tensor at a time, so memory stays flat)."""
     for mod in module.modules():
         for name, p in list(mod._parameters.items()):
-            if p is not None and p.is_inference():
-                mod._parameters[name] = torch.nn.Parameter(p.clone(), requires_grad=False)
+            if p is not None and made_in_inference_mode(p):
+                mod._parameters[name] = torch.nn.Parameter(p.detach().clone(), requires_grad=False)
         for name, b in list(mod._buffers.items()):
-            if b is not None and b.is_inference():
-                mod._buffers[name] = b.clone()
+            if b is not None and made_in_inference_mode(b):
+                mod._buffers[name] = b.detach().clone()
 
 
 class ContinuousTimestep:
@@ -56,6 +66,27 @@ def calibration_patcher(model):
     return patcher, "continuous" if discrete else "native"
 
 
+def updates_activations_in_place(denoise, x, sigma):
+    """Some ComfyUI model code (the Flux blocks' `x += ...`) updates tensors autograd saved; probe once."""
+    try:
+        with torch.enable_grad():
+            denoise(x[:1].clone().requires_grad_(True), sigma).sum().backward()
+        return False
+    except RuntimeError as e:
+        if "modified by an inplace operation" in str(e):
+            return True
+        raise
+
+
+def with_saved_copies(denoise):
+    """Autograd keeps copies of what it saves, so later in-place updates cannot corrupt backward.
+    Costs activation memory, and per-step checkpointing cannot drop these copies."""
+    def call(x, sigma):
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: t.clone(), lambda t: t):
+            return denoise(x, sigma)
+    return call
+
+
 def clone_conditioning(cond):
     """Ordinary (non-inference) copies of conditioning tensors."""
     clone = lambda v: v.clone() if torch.is_tensor(v) else v
@@ -73,6 +104,9 @@ class CalibrationSampler(comfy.samplers.Sampler):
     def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False):
         make_weights_differentiable(model_wrap.inner_model)
         denoise = lambda x, s: model_wrap(x, s * x.new_ones([x.shape[0]]), **extra_args)
+        if updates_activations_in_place(denoise, torch.randn_like(noise), sigmas[0]):
+            logging.info("[DyWeight] this model updates activations in place: calibrating with saved copies (more memory)")
+            denoise = with_saved_copies(denoise)
         self.result = self.run(denoise, model_wrap.inner_model, noise.device)
         return latent_image
 

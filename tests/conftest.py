@@ -10,6 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 OFFICIAL = os.path.join(SHARED, "official")
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))  # helpers: dyweight_reference, comfy_models
 
 
 def comfyui_path():
@@ -23,17 +24,17 @@ def comfyui_path():
     return path
 
 
-def load_pack():
-    """Import real ComfyUI (CPU) and the pack as package `comfyui_dyweight`; returns the pack module."""
+def load_pack(cpu=True):
+    """Import real ComfyUI (on the CPU unless cpu=False) and the pack as package `comfyui_dyweight`."""
     if "comfyui_dyweight" in sys.modules:
         return sys.modules["comfyui_dyweight"]
     comfy_dir = comfyui_path()
     if comfy_dir not in sys.path:
-        sys.path.insert(0, comfy_dir)
+        sys.path.append(comfy_dir)  # after ours: ComfyUI ships top-level packages of its own (tests, utils)
     import comfy.options
     comfy.options.enable_args_parsing(False)
     import comfy.cli_args
-    comfy.cli_args.args.cpu = True
+    comfy.cli_args.args.cpu = cpu
     spec = importlib.util.spec_from_file_location("comfyui_dyweight", os.path.join(ROOT, "__init__.py"),
                                                   submodule_search_locations=[ROOT])
     pack = importlib.util.module_from_spec(spec)

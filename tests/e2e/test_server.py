@@ -1,9 +1,11 @@
 """A real ComfyUI server with the pack: the dropdowns, the nodes, and KSampler(sampler_name="dyweight") on the demo model."""
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
-NODES = ["DyWeightSampler", "DyWeightLoadTable", "DyWeightSaveTable", "DyWeightScheduler", "DyWeightDemoModel", "DyWeightDemoDecode"]
+NODES = ["DyWeightSampler", "DyWeightCalibrate", "DyWeightLoadTable", "DyWeightSaveTable", "DyWeightScheduler", "DyWeightDemoModel", "DyWeightDemoDecode"]
 
 
 def combo_options(spec):
@@ -60,3 +62,43 @@ def test_ksampler_dyweight_without_table_equals_ipndm(server, kind):
     assert np.abs(runs["dyweight"] - runs["ipndm"]).max() <= 1  # 8-bit rounding at most
     assert np.abs(runs["euler"] - runs["ipndm"]).max() > 5
     assert "Adams-Bashforth fallback" in server.read_log()
+
+
+def error_message(entry):
+    for kind, data in entry["status"].get("messages", []):
+        if kind == "execution_error":
+            return data["exception_message"]
+    return ""
+
+
+def test_calibrate_save_then_plain_ksampler_uses_the_table(server):
+    prompt = {
+        "1": {"class_type": "DyWeightDemoModel", "inputs": {"kind": "eps", "shift": 3.0, "batch_size": 2, "seed": 0}},
+        "2": {"class_type": "DyWeightCalibrate", "inputs": {"model": ["1", 0], "positive": ["1", 1], "negative": ["1", 2],
+              "latent_image": ["1", 3], "steps": 4, "scheduler": "karras", "cfg": 1.0, "iterations": 30,
+              "samples": 16, "holdout": 8, "batch_size": 8, "teacher_steps": 32, "learning_rate": 0.003}},
+        "3": {"class_type": "DyWeightSaveTable", "inputs": {"table": ["2", 0], "name": "e2e_demo_4", "overwrite": True}},
+    }
+    entry = server.run(prompt)
+    assert entry["status"]["status_str"] == "success", error_message(entry)
+    path = os.path.join(server.base, "models", "dyweight", "e2e_demo_4.yaml")
+    assert os.path.isfile(path)
+    assert "e2e_demo_4.yaml" in combo_options(server.get("/object_info/DyWeightLoadTable")["DyWeightLoadTable"]["input"]["required"]["name"])
+    entry = server.run(demo_prompt("dyweight", steps=4, prefix="calibrated"))
+    assert entry["status"]["status_str"] == "success"
+    assert "using table 'e2e_demo_4' (weight fingerprint match)" in server.read_log()
+
+
+def test_broken_table_is_a_clear_error_and_the_server_keeps_serving(server):
+    folder = os.path.join(server.base, "models", "dyweight")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "broken.yaml"), "w") as f:
+        f.write("format: dyweight-table/1\nsteps: 2\nwindow: 1\nweights: [[1, 0], [0, .nan]]\nt_scale: [1, 1]\nsigmas: [2, 1, 0]\n")
+    names = combo_options(server.get("/object_info/DyWeightLoadTable")["DyWeightLoadTable"]["input"]["required"]["name"])
+    assert "broken.yaml" in names  # listed, so the user can see and pick it
+    entry = server.run({"1": {"class_type": "DyWeightLoadTable", "inputs": {"name": "broken.yaml"}},
+                        "2": {"class_type": "DyWeightSaveTable", "inputs": {"table": ["1", 0], "name": "copy"}}})
+    assert entry["status"]["status_str"] == "error"
+    message = error_message(entry)
+    assert "broken.yaml" in message and "must be finite" in message
+    assert server.run(demo_prompt("euler", prefix="after_error"))["status"]["status_str"] == "success"

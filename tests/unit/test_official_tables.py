@@ -11,7 +11,7 @@ import torch
 from dyweight_core.solver import sample_dyweight
 from dyweight_core.table import CoefficientTable
 from dyweight_core.testbed import GaussianMixture
-from tests.reference import reference_dyweight
+from dyweight_reference import reference_dyweight
 
 MIX = GaussianMixture.pictures(count=8, size=8)
 

@@ -7,7 +7,7 @@ import torch
 from dyweight_core.solver import NonFiniteError, sample_dyweight, step_plan, unroll
 from dyweight_core.table import CoefficientTable, adams_bashforth_table, euler_table
 from dyweight_core.testbed import GaussianMixture
-from tests.reference import reference_dyweight
+from dyweight_reference import reference_dyweight
 
 MIX = GaussianMixture.pictures(count=6, size=8)
 EPS_SIGMAS = [14.6, 6.1, 2.4, 0.9, 0.3, 0.0]

@@ -1,0 +1,62 @@
+"""Real ComfyUI model classes with random weights, built under inference mode as ComfyUI's loaders do.
+Used by the calibration tests and the GPU benchmark. Import only after conftest.load_pack()."""
+import torch
+
+import comfy.model_base
+import comfy.model_management
+import comfy.model_patcher
+import comfy.supported_models
+
+SD15_FULL = dict(use_checkpoint=False, image_size=32, out_channels=4, use_spatial_transformer=True, legacy=False,
+                 adm_in_channels=None, in_channels=4, model_channels=320, num_res_blocks=[2, 2, 2, 2],
+                 transformer_depth=[1, 1, 1, 1, 1, 1, 0, 0], channel_mult=[1, 2, 4, 4], transformer_depth_middle=1,
+                 use_linear_in_transformer=False, context_dim=768, num_heads=8,
+                 transformer_depth_output=[1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0],
+                 use_temporal_attention=False, use_temporal_resblock=False)
+SD15_TINY = dict(SD15_FULL, model_channels=32, num_res_blocks=[1, 1], transformer_depth=[1, 1], channel_mult=[1, 2],
+                 context_dim=64, num_heads=4, transformer_depth_output=[1, 1, 1, 1])
+FLUX_TINY = dict(image_model="flux", in_channels=16, out_channels=16, patch_size=2, vec_in_dim=16, context_in_dim=32,
+                 hidden_size=64, mlp_ratio=2.0, num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[8, 12, 12],
+                 theta=10000, qkv_bias=True, guidance_embed=True)
+
+
+def _randomise(module, seed):
+    g = torch.Generator().manual_seed(seed)
+    for p in module.parameters():
+        p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+
+
+def _patcher(base):
+    return comfy.model_patcher.ModelPatcher(base, load_device=comfy.model_management.get_torch_device(),
+                                            offload_device=torch.device("cpu"))
+
+
+def unet_model(full=False, dtype=torch.float32, seed=0):
+    """An SD1.5 UNetModel (SD15 config class, discrete EPS schedule); tiny unless full."""
+    with torch.inference_mode():
+        config = comfy.supported_models.SD15(dict(SD15_FULL if full else SD15_TINY, dtype=dtype))
+        base = comfy.model_base.BaseModel(config, comfy.model_base.ModelType.EPS)
+        base.diffusion_model.to(dtype)
+        _randomise(base.diffusion_model, seed)
+        return _patcher(base), (768 if full else 64)
+
+
+def unet_conditioning(context_dim, tokens=8, seed=1):
+    with torch.inference_mode():
+        g = torch.Generator().manual_seed(seed)
+        return [[torch.randn(1, tokens, context_dim, generator=g), {}]]
+
+
+def flux_model(seed=0):
+    """A tiny comfy.ldm.flux Flux transformer (Flux config class, flow sampling with FLUX's shift)."""
+    with torch.inference_mode():
+        config = comfy.supported_models.Flux(dict(FLUX_TINY))
+        base = comfy.model_base.Flux(config)
+        _randomise(base.diffusion_model, seed)
+        return _patcher(base)
+
+
+def flux_conditioning(seed=1):
+    with torch.inference_mode():
+        g = torch.Generator().manual_seed(seed)
+        return [[torch.randn(1, 4, 32, generator=g), {"pooled_output": torch.randn(1, 16, generator=g), "guidance": 3.5}]]

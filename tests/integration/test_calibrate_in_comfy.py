@@ -1,0 +1,147 @@
+"""Calibration inside real ComfyUI: gradients through real model classes loaded under inference mode,
+the DyWeight Calibrate node end to end on the testbed, cancel, determinism, automatic pick-up."""
+import logging
+import os
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def mods(pack):
+    import comfy.model_management
+    import comfy.samplers
+    from comfyui_dyweight.dyweight_core import solver, table
+    from comfyui_dyweight.nodes import calibrate, testbed
+    import comfy_models
+    return {"mm": comfy.model_management, "samplers": comfy.samplers, "solver": solver, "table": table,
+            "calibrate": calibrate, "testbed": testbed, "models": comfy_models}
+
+
+def gradients_through(mods, model, cond, latent_shape, scheduler, cfg, steps=3):
+    """Unroll the student through the model inside the calibration sampler; return (dW, ds)."""
+    cal, tbl = mods["calibrate"], mods["table"]
+    samplers = mods["samplers"]
+    sigmas = samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
+    grads = {}
+    with torch.inference_mode(False), torch.enable_grad():
+        patcher, mode = cal.calibration_patcher(model)
+        guider = samplers.CFGGuider(patcher)
+        guider.set_conds(cal.clone_conditioning(cond), cal.clone_conditioning(cond))
+        guider.set_cfg(cfg)
+
+        def run(denoise, base, device):
+            t = tbl.adams_bashforth_table(sigmas.tolist(), window=2)
+            W = torch.tensor(t.weights, dtype=torch.float64, requires_grad=True)
+            s = torch.tensor(t.t_scale, dtype=torch.float64, requires_grad=True)
+            x = torch.randn((2,) + latent_shape[1:]) * float(sigmas[0])
+            out = mods["solver"].unroll(denoise, x, sigmas.tolist(), t.replace(weights=W, t_scale=s))
+            out.square().mean().backward()
+            grads.update(W=W.grad, s=s.grad, mode=mode)
+        work = cal.CalibrationSampler(run)
+        z = torch.zeros(latent_shape)
+        guider.sample(z, z, work, sigmas, seed=0)
+    return grads
+
+
+def test_gradient_through_real_sd15_unet_with_cfg(mods):
+    model, dim = mods["models"].unet_model()
+    grads = gradients_through(mods, model, mods["models"].unet_conditioning(dim), (2, 4, 8, 8), "karras", cfg=3.0)
+    assert grads["mode"] == "continuous"  # discrete SD schedule: interpolated timesteps during calibration
+    assert torch.isfinite(grads["W"]).all() and grads["W"].abs().sum() > 0
+    assert torch.isfinite(grads["s"]).all() and (grads["s"].abs() > 0).all()  # reaches every time scale
+
+
+def test_weights_moved_after_inference_mode_loading_become_differentiable(mods):
+    """On a GPU ComfyUI moves inference-mode weights with .to(): is_inference() then says False,
+    yet autograd still refuses them (seen on an H100); they must be swapped too."""
+    with torch.inference_mode():
+        layer = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3))
+    layer.to(torch.float64)
+    assert not layer[0].weight.is_inference()
+    mods["calibrate"].make_weights_differentiable(layer)
+    x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    layer(x).square().sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_gradient_through_real_flux_transformer(mods):
+    model = mods["models"].flux_model()
+    grads = gradients_through(mods, model, mods["models"].flux_conditioning(), (2, 16, 8, 8), "simple", cfg=1.0)
+    assert grads["mode"] == "native"
+    assert grads["W"].abs().sum() > 0 and (grads["s"].abs() > 0).all()
+
+
+def test_continuous_timestep_agrees_with_comfy_on_the_grid(mods):
+    model, _ = mods["models"].unet_model()
+    sampling = model.get_model_object("model_sampling")
+    patched = mods["calibrate"].calibration_patcher(model)[0].get_model_object("model_sampling")
+    grid = sampling.sigmas[::37]
+    assert torch.allclose(patched.timestep(grid), sampling.timestep(grid).float(), atol=1e-3)
+    mid = torch.sqrt(sampling.sigmas[10] * sampling.sigmas[11])
+    assert 10 < float(patched.timestep(mid)) < 11
+
+
+def calibrate_demo(mods, kind="eps", steps=4, iterations=40, seed=0, **kw):
+    node = mods["calibrate"].DyWeightCalibrate
+    with torch.inference_mode():
+        model, pos, neg, latent = mods["testbed"].DyWeightDemoModel.execute(kind, 3.0, 1, 0).result
+        out = node.execute(model, neg, neg, latent, steps, "karras" if kind != "flow" else "simple", 1.0,
+                           teacher_steps=64, iterations=iterations, seed=seed, samples=32, holdout=16, batch_size=8,
+                           learning_rate=3e-3, **kw)
+    return model, out.result
+
+
+def test_calibrate_node_beats_fallback_and_records_provenance(mods):
+    model, (table, report) = calibrate_demo(mods)
+    prov = table.provenance
+    assert prov["holdout_median_after"] < 0.5 * prov["holdout_median_fallback"]
+    assert prov["holdout_median_after"] <= prov["holdout_median_init"]
+    assert table.model["family"] == "DyWeightTestbed" and table.model["fingerprint"]
+    assert prov["scheduler"] == "karras" and prov["cfg"] == 1.0 and prov["teacher"] == "heun 64 steps"
+    assert prov["samples"] == 32 and "date" in prov and prov["timestep"] == "continuous"
+    assert "calibrated" in report and "fallback" in report and "euler" in report
+    sigmas = mods["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4)
+    assert table.sigmas == pytest.approx(sigmas.tolist())
+    table.validate()
+
+
+def test_calibration_is_deterministic(mods):
+    _, (a, _) = calibrate_demo(mods, iterations=10)
+    _, (b, _) = calibrate_demo(mods, iterations=10)
+    assert a.weights == b.weights and a.t_scale == b.t_scale
+
+
+def test_cancel_stops_calibration_and_returns_nothing(mods):
+    mm = mods["mm"]
+    mm.interrupt_current_processing(True)
+    try:
+        with pytest.raises(mm.InterruptProcessingException):
+            calibrate_demo(mods, iterations=100000)
+    finally:
+        mm.interrupt_current_processing(False)
+    _, (table, _) = calibrate_demo(mods, iterations=2)  # the next run works
+    assert table.steps == 4
+
+
+def test_saved_table_is_used_by_plain_ksampler(mods, tmp_path, caplog):
+    import comfy.sample
+    import folder_paths
+    from comfyui_dyweight.nodes.tables import DyWeightSaveTable
+    model, (table, _) = calibrate_demo(mods, steps=4, iterations=40)
+    folder = str(tmp_path / "dyweight")
+    saved = folder_paths.folder_names_and_paths["dyweight"]
+    folder_paths.folder_names_and_paths["dyweight"] = ([folder], saved[1])
+    try:
+        path = DyWeightSaveTable.execute(table, "demo_eps_4", False).result[0]
+        assert os.path.dirname(path) == folder
+        latent = torch.zeros((4,) + tuple(model.model.diffusion_model.means.shape[1:]))
+        noise = comfy.sample.prepare_noise(latent, 3)
+        cond = mods["testbed"].prompt_conditioning(model.model.diffusion_model.mixture, [])
+        with caplog.at_level(logging.INFO):
+            ours = comfy.sample.sample(model, noise, 4, 1.0, "dyweight", "karras", cond, cond, latent, disable_pbar=True)
+        assert any("using table 'demo_eps_4' (weight fingerprint match)" in r.message for r in caplog.records)
+        ipndm = comfy.sample.sample(model, noise, 4, 1.0, "ipndm", "karras", cond, cond, latent, disable_pbar=True)
+        assert (ours - ipndm).abs().max() > 1e-3
+    finally:
+        folder_paths.folder_names_and_paths["dyweight"] = saved
