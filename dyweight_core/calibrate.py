@@ -51,7 +51,7 @@ def teacher_sigmas(sigmas, steps):
     out = [sigmas[0]]
     for (a, lo), length, b in zip(ends, lengths, sigmas[1:]):
         per = max(1, round(steps * length / sum(lengths)))
-        out += [a * (lo / a) ** (k / per) for k in range(1, per + 1)]
+        out += [a * (lo / a) ** (k / per) for k in range(1, per)] + [lo]  # student sigmas kept exactly
         if b == 0:
             out.append(0.0)
     return out

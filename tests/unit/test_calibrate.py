@@ -1,0 +1,83 @@
+"""Calibration core on the exact testbed: teacher accuracy, improvement, held-out guard, NaN stop."""
+import math
+
+import pytest
+import torch
+
+from dyweight_core.calibrate import CalibrationConfig, CalibrationError, calibrate, lr_at, teacher_sigmas, teacher_solve
+from dyweight_core.solver import unroll
+from dyweight_core.table import adams_bashforth_table
+from dyweight_core.testbed import GaussianMixture, reference_solve
+
+MIX = GaussianMixture.pictures(count=8, size=8)
+SIGMAS = [14.6146, 3.1686, 0.4469, 0.0292, 0.0]  # ComfyUI's karras schedule for SD, 4 steps
+
+
+def starts(n, seed):
+    return torch.randn(n, 3, 8, 8, generator=torch.Generator().manual_seed(seed)) * math.sqrt(1 + SIGMAS[0] ** 2)
+
+
+def median_err(a, b):
+    return (a.double() - b.double()).flatten(1).pow(2).mean(1).sqrt().median().item()
+
+
+def test_teacher_schedule_keeps_student_sigmas_and_refines_the_end():
+    fine = teacher_sigmas(SIGMAS, 64)
+    assert all(s in fine for s in SIGMAS)
+    assert fine[-1] == 0.0 and 0 < fine[-2] <= SIGMAS[-2] * 1.0001e-4
+    assert all(b < a for a, b in zip(fine, fine[1:]))
+
+
+@pytest.mark.parametrize("solver", ["heun", "ipndm"])
+def test_teacher_is_far_more_accurate_than_a_few_step_student(solver):
+    D = MIX.denoiser("eps")
+    x = starts(16, 0)
+    truth = reference_solve(D, "eps", x.double(), SIGMAS[0])
+    teacher = teacher_solve(D, x, SIGMAS, solver, 128)
+    student = unroll(D, x, SIGMAS, adams_bashforth_table(SIGMAS))
+    assert median_err(teacher, truth) < 0.01 * median_err(student, truth)
+
+
+def test_calibration_improves_held_out_error_and_is_never_worse_than_init():
+    D = MIX.denoiser("eps")
+    config = CalibrationConfig(iterations=60, lr=3e-3, batch_size=16, teacher_steps=64, eval_every=5)
+    table, report = calibrate(D, SIGMAS, starts(64, 1), starts(32, 2), config)
+    assert report["holdout_median_best"] < 0.2 * report["holdout_median_init"]
+    assert report["holdout_median_best"] < 0.2 * report["holdout_median_fallback"]
+    test = starts(64, 3)
+    truth = reference_solve(D, "eps", test.double(), SIGMAS[0])
+    assert median_err(unroll(D, test, SIGMAS, table), truth) < 0.3 * median_err(unroll(D, test, SIGMAS, adams_bashforth_table(SIGMAS)), truth)
+    table.validate()
+    for i, row in enumerate(table.weights):  # masked to the band after every step
+        assert all(w == 0.0 for j, w in enumerate(row) if not (i - config.window < j <= i))
+    # with nothing to learn, the guard returns the initialisation itself
+    frozen, rep = calibrate(D, SIGMAS, starts(16, 1), starts(8, 2), CalibrationConfig(iterations=3, lr=1e-9, eval_every=1))
+    assert rep["holdout_median_best"] <= rep["holdout_median_init"]
+
+
+def test_teacher_cache_is_reused():
+    D = MIX.denoiser("eps")
+    cache, calls = {}, []
+    counting = lambda x, s: (calls.append(1), D(x, s))[1]
+    config = CalibrationConfig(iterations=1, batch_size=8, teacher_steps=16)
+    calibrate(counting, SIGMAS, starts(8, 1), starts(8, 2), config, teacher_cache=cache)
+    first = len(calls)
+    calibrate(counting, SIGMAS, starts(8, 1), starts(8, 2), config, teacher_cache=cache)
+    assert len(cache) == 1 and len(calls) - first < first / 2
+
+
+def test_divergence_stops_cleanly_and_keeps_the_initialisation():
+    D = MIX.denoiser("eps")
+    poisoned = lambda x, s: D(x, s) * (float("nan") if torch.is_grad_enabled() else 1.0)
+    table, report = calibrate(poisoned, SIGMAS, starts(8, 1), starts(8, 2), CalibrationConfig(iterations=20, batch_size=4, teacher_steps=16))
+    assert report["stopped"].startswith("stopped at iteration 1: non-finite")
+    assert report["holdout_median_best"] == report["holdout_median_init"]
+    assert all(math.isfinite(w) for row in table.weights for w in row)
+
+
+def test_schedule_and_options():
+    config = CalibrationConfig(iterations=100, lr=1.0, warmup=0.1)
+    assert lr_at(0, config) == pytest.approx(0.1) and lr_at(9, config) == pytest.approx(1.0)
+    assert lr_at(99, config) < 0.01
+    with pytest.raises(CalibrationError, match="VAE"):
+        calibrate(MIX.denoiser("eps"), SIGMAS, starts(2, 1), starts(2, 2), CalibrationConfig(loss="perceptual", iterations=1))
