@@ -110,6 +110,18 @@ def flux_sigmas(steps, resolution=1024):
     return (math.exp(mu) / (math.exp(mu) + (1 / t - 1))).tolist() + [0.0]
 
 
+def schedule_for(table, resolution=1024, denoise=1.0):
+    """The sigmas to run `table` on: FLUX tables follow the resolution (and denoise, as ComfyUI's
+    schedulers do: the tail of a longer schedule); other tables have the fixed schedule they record."""
+    if table.model.get("family") == "Flux" and table.convention == "velocity":
+        total = max(table.steps, int(table.steps / denoise))
+        return flux_sigmas(total, resolution)[-(table.steps + 1):]
+    if denoise < 0.9999:
+        raise TableError(f"table '{table.label}' records one fixed schedule; denoise {denoise} needs a table "
+                         f"calibrated for it (DyWeight Calibrate on the img2img schedule)")
+    return list(table.sigmas)
+
+
 # --- importers -------------------------------------------------------------------------------------
 def import_flux(path, resolution=1024):
     try:

@@ -12,6 +12,9 @@ from tqdm.auto import trange
 from .table import CoefficientTable, TableError, adams_bashforth_table
 
 
+FLOAT32_MAX = torch.finfo(torch.float32).max
+
+
 class NonFiniteError(RuntimeError):
     """Sampling produced NaN/inf: the table does not fit this model or schedule."""
 
@@ -84,6 +87,9 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
                 x = x + c.to(x.device, acc) * dj
         else:
             for c, dj in zip(coeffs.tolist(), derivs):
+                if abs(c) > FLOAT32_MAX or c != c:
+                    raise NonFiniteError(f"DyWeight table '{table.label}' gives step {i} a coefficient of {c:.3g}, "
+                                         f"beyond float32; use another table or sampler")
                 if c != 0.0:
                     x.add_(dj, alpha=c)
         del d, denoised

@@ -6,7 +6,9 @@ import re
 import torch
 from comfy_api.latest import io, ui
 
+from ..dyweight_core import heatmap
 from ..dyweight_core.lookup import read_cached, scan_tables
+from ..dyweight_core.official import schedule_for
 from ..dyweight_core.table import TableError, save_table
 from .sampler import TABLE, table_folders, user_table_dir
 
@@ -92,10 +94,30 @@ class DyWeightScheduler(io.ComfyNode):
         return io.Schema(
             node_id="DyWeightScheduler", display_name="DyWeight Scheduler", category="sampling/custom_sampling/schedulers",
             description="The sigmas a table was calibrated on, for SamplerCustomAdvanced graphs.",
-            inputs=[TABLE.Input("table", tooltip="The table whose schedule to output.")],
+            inputs=[TABLE.Input("table", tooltip="The table whose schedule to output."),
+                    io.Int.Input("resolution", default=1024, min=256, max=4096, step=64, optional=True,
+                                 tooltip="Image size, for families whose schedule depends on it (FLUX)."),
+                    io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01, optional=True,
+                                   tooltip="As in BasicScheduler: the tail of a longer schedule (FLUX tables).")],
             outputs=[io.Sigmas.Output()],
         )
 
     @classmethod
+    def execute(cls, table, resolution=1024, denoise=1.0) -> io.NodeOutput:
+        return io.NodeOutput(torch.tensor(schedule_for(table, resolution, denoise), dtype=torch.float32))
+
+
+class DyWeightInspect(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="DyWeightInspect", display_name="DyWeight Inspect Table", category="sampling/dyweight",
+            description="A heatmap of the table's weights (rows = steps) with row sums and time scales, and a text summary.",
+            inputs=[TABLE.Input("table", tooltip="The table to look at.")],
+            outputs=[io.Image.Output(display_name="heatmap"), io.String.Output(display_name="summary")],
+        )
+
+    @classmethod
     def execute(cls, table) -> io.NodeOutput:
-        return io.NodeOutput(torch.tensor(table.sigmas, dtype=torch.float32))
+        picture = torch.from_numpy(heatmap.render(table).copy()).float().div(255).unsqueeze(0)
+        return io.NodeOutput(picture, heatmap.summary(table))

@@ -1,0 +1,160 @@
+"""Regenerates workflows/: UI-format workflows (+ .jpg thumbnails) for ComfyUI's template browser and
+API-format copies for tests, from the graphs below, using a real server's /object_info.
+
+    .venv/bin/python scripts/make_workflows.py
+"""
+import json
+import os
+
+from PIL import Image, ImageDraw
+
+from comfy_server import ROOT, ComfyServer
+from workflow_format import api_to_ui
+
+OUT = os.path.join(ROOT, "workflows")
+SD15 = "v1-5-pruned-emaonly.safetensors"
+PROMPT = "a lighthouse on a cliff at sunset, dramatic sky, detailed oil painting"
+NEGATIVE = "blurry, low quality"
+
+
+def node(class_type, title=None, **inputs):
+    return {"class_type": class_type, "inputs": inputs, "_meta": {"title": title or class_type}}
+
+
+def sd15_base():
+    return {
+        "1": node("CheckpointLoaderSimple", ckpt_name=SD15),
+        "2": node("CLIPTextEncode", "Positive", text=PROMPT, clip=["1", 1]),
+        "3": node("CLIPTextEncode", "Negative", text=NEGATIVE, clip=["1", 1]),
+        "4": node("EmptyLatentImage", width=512, height=512, batch_size=1),
+    }
+
+
+def ksampler(sampler, steps=6, seed=42, latent=("4", 0), title=None, model=("1", 0)):
+    return node("KSampler", title or f"KSampler ({sampler})", model=list(model), seed=seed, steps=steps, cfg=7.0,
+                sampler_name=sampler, scheduler="karras", positive=["2", 0], negative=["3", 0], latent_image=list(latent), denoise=1.0)
+
+
+def txt2img():
+    g = sd15_base()
+    g["5"] = ksampler("dyweight", title="KSampler (sampler: dyweight)")
+    g["6"] = node("VAEDecode", samples=["5", 0], vae=["1", 2])
+    g["7"] = node("SaveImage", images=["6", 0], filename_prefix="dyweight")
+    return g, {"1": (0, 0), "2": (340, -120), "3": (340, 120), "4": (340, 330), "5": (720, 0), "6": (1060, 0), "7": (1300, 0)}
+
+
+def calibrate():
+    g = sd15_base()
+    g["5"] = node("DyWeightCalibrate", model=["1", 0], positive=["2", 0], negative=["3", 0], latent_image=["4", 0], steps=6,
+                  scheduler="karras", cfg=7.0, teacher_steps=64, iterations=150, seed=0, samples=32, holdout=8, batch_size=2,
+                  window=3, learning_rate=0.005, loss="rmse", checkpointing="auto")
+    g["6"] = node("DyWeightSaveTable", table=["5", 0], name="sd15_karras_6steps", overwrite=False)
+    g["7"] = node("DyWeightInspect", table=["5", 0])
+    g["8"] = node("PreviewImage", images=["7", 0])
+    g["9"] = node("PreviewAny", "Calibration report", source=["5", 1])
+    return g, {"1": (0, 0), "2": (340, -120), "3": (340, 120), "4": (340, 330), "5": (720, 0), "6": (1100, -100),
+               "7": (1100, 120), "8": (1400, 120), "9": (1100, 340)}
+
+
+def grid():
+    g = sd15_base()
+    layout = {"1": (0, 0), "2": (340, -120), "3": (340, 120), "4": (340, 330)}
+    decoded = []
+    for k, sampler in enumerate(["dyweight", "euler", "dpmpp_2m", "ipndm"]):
+        ks, dec = str(10 + k), str(20 + k)
+        g[ks] = ksampler(sampler)
+        g[dec] = node("VAEDecode", samples=[ks, 0], vae=["1", 2])
+        layout[ks], layout[dec] = (720, -300 + 260 * k), (1060, -300 + 260 * k)
+        decoded.append(dec)
+    g["30"] = node("ImageBatch", image1=[decoded[0], 0], image2=[decoded[1], 0])
+    g["31"] = node("ImageBatch", image1=[decoded[2], 0], image2=[decoded[3], 0])
+    g["32"] = node("ImageBatch", image1=["30", 0], image2=["31", 0])
+    g["33"] = node("SaveImage", "dyweight | euler | dpmpp_2m | ipndm", images=["32", 0], filename_prefix="dyweight_grid")
+    layout.update({"30": (1300, -200), "31": (1300, 200), "32": (1540, 0), "33": (1780, 0)})
+    return g, layout
+
+
+def flux():
+    g = {
+        "1": node("UNETLoader", unet_name="flux1-dev.safetensors", weight_dtype="default"),
+        "2": node("DualCLIPLoader", clip_name1="t5xxl_fp16.safetensors", clip_name2="clip_l.safetensors", type="flux", device="default"),
+        "3": node("VAELoader", vae_name="ae.safetensors"),
+        "4": node("CLIPTextEncode", "Prompt", text=PROMPT, clip=["2", 0]),
+        "5": node("FluxGuidance", conditioning=["4", 0], guidance=3.5),
+        "6": node("BasicGuider", model=["1", 0], conditioning=["5", 0]),
+        "7": node("DyWeightLoadTable", "Imported FLUX table (see README)", name="flux_dyweight_nfe7.yaml"),
+        "8": node("DyWeightSampler", table=["7", 0]),
+        "9": node("DyWeightScheduler", table=["7", 0], resolution=1024, denoise=1.0),
+        "10": node("RandomNoise", noise_seed=42),
+        "11": node("EmptySD3LatentImage", width=1024, height=1024, batch_size=1),
+        "12": node("SamplerCustomAdvanced", noise=["10", 0], guider=["6", 0], sampler=["8", 0], sigmas=["9", 0], latent_image=["11", 0]),
+        "13": node("VAEDecode", samples=["12", 0], vae=["3", 0]),
+        "14": node("SaveImage", images=["13", 0], filename_prefix="flux_dyweight"),
+    }
+    layout = {"1": (0, 0), "2": (0, 160), "3": (0, 360), "4": (340, 160), "5": (640, 160), "6": (900, 0), "7": (340, 420),
+              "8": (700, 420), "9": (700, 560), "10": (900, -160), "11": (900, 700), "12": (1200, 200), "13": (1500, 200), "14": (1740, 200)}
+    return g, layout
+
+
+def demo():
+    g = {
+        "1": node("DyWeightDemoModel", kind="eps", shift=3.0, batch_size=4, seed=0),
+        "2": node("DyWeightCalibrate", model=["1", 0], positive=["1", 1], negative=["1", 2], latent_image=["1", 3], steps=4,
+                  scheduler="karras", cfg=1.0, teacher_steps=64, iterations=60, seed=0, samples=32, holdout=16, batch_size=16,
+                  window=3, learning_rate=0.003, loss="rmse", checkpointing="auto"),
+        "3": node("DyWeightSampler", table=["2", 0]),
+        "4": node("DyWeightScheduler", table=["2", 0], resolution=1024, denoise=1.0),
+        "5": node("SamplerCustom", "dyweight, 4 steps", model=["1", 0], add_noise=True, noise_seed=7, cfg=1.0, positive=["1", 1],
+                  negative=["1", 2], sampler=["3", 0], sigmas=["4", 0], latent_image=["1", 3]),
+        "6": node("KSampler", "euler, 4 steps", model=["1", 0], seed=7, steps=4, cfg=1.0, sampler_name="euler", scheduler="karras",
+                  positive=["1", 1], negative=["1", 2], latent_image=["1", 3], denoise=1.0),
+        "7": node("DyWeightDemoDecode", samples=["5", 0], scale=4),
+        "8": node("DyWeightDemoDecode", samples=["6", 0], scale=4),
+        "9": node("SaveImage", "dyweight", images=["7", 0], filename_prefix="demo_dyweight"),
+        "10": node("SaveImage", "euler", images=["8", 0], filename_prefix="demo_euler"),
+        "11": node("PreviewAny", "Calibration report", source=["2", 1]),
+    }
+    layout = {"1": (0, 0), "2": (340, -200), "3": (720, -200), "4": (720, -60), "5": (1000, -200), "6": (1000, 200),
+              "7": (1340, -200), "8": (1340, 200), "9": (1600, -200), "10": (1600, 200), "11": (720, 80)}
+    return g, layout
+
+
+WORKFLOWS = {
+    "dyweight_txt2img_sd15": (txt2img, "txt2img with dyweight in a plain KSampler"),
+    "dyweight_calibrate_your_checkpoint": (calibrate, "Calibrate and save a table for your checkpoint"),
+    "dyweight_vs_builtins_grid": (grid, "dyweight vs euler / dpmpp_2m / ipndm, same seed and steps"),
+    "dyweight_flux_imported_table": (flux, "FLUX.1-dev with an imported DyWeight table"),
+    "dyweight_demo_builtin_model": (demo, "Demo: calibrate and sample the built-in exact model"),
+}
+
+
+def thumbnail(title, graph, path, picture=None):
+    img = Image.new("RGB", (512, 512), (30, 32, 40))
+    draw = ImageDraw.Draw(img)
+    if picture and os.path.exists(picture):
+        shot = Image.open(picture).convert("RGB")
+        shot.thumbnail((500, 380))
+        img.paste(shot, ((512 - shot.width) // 2, 120))
+    draw.text((16, 16), "ComfyUI-DyWeight", fill=(230, 80, 90))
+    draw.text((16, 40), title, fill="white")
+    if not picture:
+        for k, n in enumerate(graph.values()):
+            draw.text((24, 80 + 22 * k), f"- {n['_meta']['title']}", fill=(200, 200, 210))
+    img.save(path, quality=90)
+
+
+def main():
+    os.makedirs(os.path.join(OUT, "api"), exist_ok=True)
+    with ComfyServer() as server:
+        info = server.get("/object_info")
+    for name, (build, title) in WORKFLOWS.items():
+        graph, layout = build()
+        json.dump(graph, open(os.path.join(OUT, "api", f"{name}.json"), "w"), indent=1)
+        json.dump(api_to_ui(graph, info, layout), open(os.path.join(OUT, f"{name}.json"), "w"), indent=1)
+        picture = os.path.join(ROOT, "docs", "demo_grid.png") if name.startswith("dyweight_demo") else None
+        thumbnail(title, graph, os.path.join(OUT, f"{name}.jpg"), picture)
+        print("wrote", name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The shipped example workflows: served by the template browser, UI format converts to the API copies,
+every one validates against the real server's /object_info, and the demo one runs."""
+import glob
+import json
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from workflow_format import input_specs, is_widget, ui_to_api  # noqa: E402
+
+UI_FILES = sorted(glob.glob(os.path.join(ROOT, "workflows", "*.json")))
+FILE_LISTS = {"ckpt_name", "unet_name", "clip_name1", "clip_name2", "vae_name", "name"}  # user's own files
+
+
+def strip_meta(prompt):
+    return {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
+
+
+def test_five_workflows_with_thumbnails_are_served(server):
+    assert len(UI_FILES) == 5
+    for path in UI_FILES:
+        assert os.path.exists(path[:-5] + ".jpg"), path
+    served = server.get("/workflow_templates")
+    names = next(v for k, v in served.items() if "DyWeight" in k)
+    assert sorted(names) == sorted(os.path.basename(p)[:-5] for p in UI_FILES)
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=os.path.basename)
+def test_workflow_validates_against_object_info(server, path):
+    info = server.get("/object_info")
+    ui = json.load(open(path))
+    prompt = ui_to_api(ui, info)
+    api = json.load(open(os.path.join(ROOT, "workflows", "api", os.path.basename(path))))
+    assert strip_meta(prompt) == strip_meta(api)  # the UI file says what the API copy says
+    for nid, node in prompt.items():
+        assert node["class_type"] in info, f"{nid}: unknown node {node['class_type']}"
+        node_info = info[node["class_type"]]
+        required = node_info["input"].get("required", {})
+        for name, kind, opts in input_specs(node_info):
+            value = node["inputs"].get(name)
+            if name in required:
+                assert value is not None, f"{node['class_type']}.{name} missing"
+            if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
+                source = info[prompt[value[0]]["class_type"]]["output"][value[1]]
+                assert source == kind or kind == "*" or "*" in str(kind), f"{node['class_type']}.{name}: {source} -> {kind}"
+            elif value is not None and kind == "COMBO" and name not in FILE_LISTS:
+                spec = (node_info["input"].get("required", {}) | node_info["input"].get("optional", {}))[name]
+                options = spec[0] if isinstance(spec[0], list) else spec[1]["options"]
+                assert value in options, f"{node['class_type']}.{name}={value!r}"
+            elif value is not None and kind in ("INT", "FLOAT"):
+                assert opts.get("min", -1e30) <= value <= opts.get("max", 1e30), f"{node['class_type']}.{name}={value}"
+
+
+def test_demo_workflow_runs(server):
+    info = server.get("/object_info")
+    prompt = ui_to_api(json.load(open(os.path.join(ROOT, "workflows", "dyweight_demo_builtin_model.json"))), info)
+    entry = server.run(prompt)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    files = server.output_files(entry)
+    assert any("demo_dyweight" in f for f in files) and any("demo_euler" in f for f in files)
+    assert all(os.path.exists(f) for f in files)

@@ -1,0 +1,150 @@
+"""Every way users run samplers, bad names, bad tables and the numerical guard, in real ComfyUI."""
+import os
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def env(pack):
+    import comfy.sample
+    import comfy.samplers
+    from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
+    from comfyui_dyweight.nodes import testbed
+    mix = GaussianMixture.pictures(count=8, size=16)
+    return {"sample": comfy.sample, "samplers": comfy.samplers, "testbed": testbed, "mix": mix}
+
+
+def sample(env, model, sampler, steps=6, cfg=1.0, batch=2, **kw):
+    latent = kw.pop("latent", torch.zeros((batch,) + env["mix"].shape))
+    noise = env["sample"].prepare_noise(latent, 5)
+    pos = env["testbed"].prompt_conditioning(env["mix"], [1])
+    neg = env["testbed"].prompt_conditioning(env["mix"], [])
+    scheduler = kw.pop("scheduler", "karras")
+    return env["sample"].sample(model, noise, steps, cfg, sampler, scheduler, pos, neg, latent, disable_pbar=True, **kw)
+
+
+def same(a, b, tol=1e-5):
+    return ((a - b).abs().max() / b.abs().max().clamp(min=1e-6)).item() < tol
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_one_and_two_steps(env, steps):
+    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    ours = sample(env, model, "dyweight", steps=steps)
+    assert torch.isfinite(ours).all() and same(ours, sample(env, model, "ipndm", steps=steps))
+
+
+@pytest.mark.parametrize("force_full_denoise", [False, True])
+def test_ksampler_advanced_start_end_and_leftover_noise(env, force_full_denoise):
+    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    kw = dict(steps=8, start_step=2, last_step=6, force_full_denoise=force_full_denoise, disable_noise=False)
+    ours = sample(env, model, "dyweight", **kw)
+    assert torch.isfinite(ours).all() and same(ours, sample(env, model, "ipndm", **kw))
+
+
+def test_inpainting_with_a_denoise_mask(env):
+    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    picture = env["mix"].means[:2].float()
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[:, :, 4:12, 4:12] = 1.0
+    out = sample(env, model, "dyweight", latent=picture, noise_mask=mask)
+    assert torch.isfinite(out).all()
+    keep = (mask == 0).expand_as(out)
+    assert torch.allclose(out[keep], picture[keep], atol=1e-4)  # unmasked region untouched
+    assert (out[~keep] - picture[~keep]).abs().max() > 1e-2      # masked region re-generated
+    assert same(out, sample(env, model, "ipndm", latent=picture, noise_mask=mask))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("kind", ["eps", "v", "flow"])
+def test_low_precision_models(env, dtype, kind):
+    model = env["testbed"].testbed_model(kind, mixture=env["mix"], dtype=dtype)
+    sched = "simple" if kind == "flow" else "karras"
+    ours = sample(env, model, "dyweight", cfg=2.0, batch=3, scheduler=sched)
+    assert ours.dtype == torch.float32 and torch.isfinite(ours).all()
+    low = sample(env, model, "ipndm", cfg=2.0, batch=3, scheduler=sched)
+    # same maths as ipndm; tiny float32 differences can flip the half-precision rounding of the model input
+    assert same(ours, low, 1e-2)
+    full = sample(env, env["testbed"].testbed_model(kind, mixture=env["mix"]), "ipndm", cfg=2.0, batch=3, scheduler=sched)
+    assert (ours - full).abs().max() < (0.2 if dtype == torch.bfloat16 else 0.05)  # only the model's own rounding
+
+
+def test_non_finite_table_is_an_error_naming_it(env):
+    from comfyui_dyweight.dyweight_core.solver import NonFiniteError
+    from comfyui_dyweight.dyweight_core.table import euler_table
+    from comfyui_dyweight.nodes.sampler import DyWeightSampler
+    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    sigmas = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 3)
+    table = euler_table(sigmas.tolist()).replace(name="exploding", weights=[[1e38, 0, 0], [0, 1e38, 0], [0, 0, 1e38]])
+    latent = torch.zeros((2,) + env["mix"].shape)
+    cond = env["testbed"].prompt_conditioning(env["mix"], [])
+    with pytest.raises(NonFiniteError, match="exploding"):
+        env["sample"].sample_custom(model, torch.randn_like(latent), 1.0, DyWeightSampler.execute(table=table).result[0],
+                                    sigmas, cond, cond, latent, disable_pbar=True)
+
+
+def test_connected_table_with_wrong_step_count_is_a_clear_error(env):
+    from comfyui_dyweight.dyweight_core.table import TableError, euler_table
+    from comfyui_dyweight.nodes.sampler import DyWeightSampler
+    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    sigmas = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4)
+    table = euler_table([3.0, 1.0, 0.0]).replace(name="two_step")
+    latent = torch.zeros((1,) + env["mix"].shape)
+    cond = env["testbed"].prompt_conditioning(env["mix"], [])
+    with pytest.raises(TableError, match="'two_step' is for 2 steps, but this run samples 4"):
+        env["sample"].sample_custom(model, torch.randn_like(latent), 1.0, DyWeightSampler.execute(table=table).result[0],
+                                    sigmas, cond, cond, latent, disable_pbar=True)
+
+
+@pytest.fixture
+def table_dir(tmp_path, pack):
+    import folder_paths
+    saved = folder_paths.folder_names_and_paths["dyweight"]
+    folder = tmp_path / "models" / "dyweight"
+    folder.mkdir(parents=True)
+    folder_paths.folder_names_and_paths["dyweight"] = ([str(folder)], saved[1])
+    yield folder
+    folder_paths.folder_names_and_paths["dyweight"] = saved
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("../../evil", "evil.yaml"), ("/etc/passwd", "passwd.yaml"), ("a/b\\c", "c.yaml"), ("my table!", "my_table.yaml"),
+    ("ok.yaml", "ok.yaml"), ("..", None), ("", None)])
+def test_save_names_never_leave_the_folder(table_dir, name, expected):
+    from comfyui_dyweight.dyweight_core.table import TableError, euler_table
+    from comfyui_dyweight.nodes.tables import DyWeightSaveTable
+    table = euler_table([2.0, 1.0, 0.0])
+    if expected is None:
+        with pytest.raises(TableError, match="no usable characters"):
+            DyWeightSaveTable.execute(table, name, False)
+    else:
+        path = DyWeightSaveTable.execute(table, name, False).result[0]
+        assert path == os.path.join(os.path.realpath(table_dir), expected)
+    assert all(p.parent == table_dir for p in table_dir.rglob("*"))
+
+
+def test_save_refuses_symlinks_and_overwrites(table_dir, tmp_path):
+    from comfyui_dyweight.dyweight_core.table import TableError, euler_table
+    from comfyui_dyweight.nodes.tables import DyWeightSaveTable
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("precious")
+    os.symlink(outside, table_dir / "link.yaml")
+    with pytest.raises(TableError, match="outside the table folder"):
+        DyWeightSaveTable.execute(euler_table([2.0, 1.0, 0.0]), "link", True)
+    assert outside.read_text() == "precious"
+    DyWeightSaveTable.execute(euler_table([2.0, 1.0, 0.0]), "t", False)
+    with pytest.raises(TableError, match="already exists"):
+        DyWeightSaveTable.execute(euler_table([3.0, 1.0, 0.0]), "t", False)
+
+
+def test_load_list_survives_broken_files_and_load_names_the_problem(table_dir):
+    from comfyui_dyweight.dyweight_core.table import TableError
+    from comfyui_dyweight.nodes.tables import DyWeightLoadTable, table_names
+    (table_dir / "junk.yaml").write_bytes(b"\x00\xff\xfe garbage [")
+    (table_dir / "empty.yaml").write_text("")
+    assert {"junk.yaml", "empty.yaml"} <= set(table_names())
+    for name, message in (("junk.yaml", "cannot be read as YAML"), ("empty.yaml", "expected a YAML mapping"),
+                          ("../junk.yaml", "plain file name"), ("missing.yaml", "not found")):
+        with pytest.raises(TableError, match=message):
+            DyWeightLoadTable.execute(name)
