@@ -92,7 +92,9 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
                                          f"beyond float32; use another table or sampler")
                 if c != 0.0:
                     x.add_(dj, alpha=c)
-        del d, denoised
+        if len(history) == table.window:
+            history.popleft()  # the oldest derivative is dead: don't hold it through the next model call
+        del d, denoised, derivs
     return x.to(out_dtype)
 
 

@@ -102,3 +102,28 @@ def test_broken_table_is_a_clear_error_and_the_server_keeps_serving(server):
     message = error_message(entry)
     assert "broken.yaml" in message and "must be finite" in message
     assert server.run(demo_prompt("euler", prefix="after_error"))["status"]["status_str"] == "success"
+
+
+def test_cancel_stops_a_long_calibration_quickly_and_writes_nothing(server):
+    import time
+    prompt = {
+        "1": {"class_type": "DyWeightDemoModel", "inputs": {"kind": "eps", "shift": 3.0, "batch_size": 1, "seed": 3}},
+        "2": {"class_type": "DyWeightCalibrate", "inputs": {"model": ["1", 0], "positive": ["1", 1], "negative": ["1", 2],
+              "latent_image": ["1", 3], "steps": 6, "scheduler": "karras", "cfg": 1.0, "iterations": 20000,
+              "samples": 16, "holdout": 8, "batch_size": 8, "teacher_steps": 16}},
+        "3": {"class_type": "DyWeightSaveTable", "inputs": {"table": ["2", 0], "name": "cancelled", "overwrite": True}},
+    }
+    prompt_id = server.queue(prompt)["prompt_id"]
+    deadline = time.time() + 60
+    while "calibrate 25/20000" not in server.read_log() and time.time() < deadline:
+        time.sleep(0.2)  # wait until it is inside the optimisation loop
+    assert time.time() < deadline
+    asked = time.time()
+    server.post("/interrupt", {})
+    entry = server.wait(prompt_id, timeout=30)
+    stopped_after = time.time() - asked
+    assert entry["status"]["status_str"] == "error"
+    assert any(kind == "execution_interrupted" for kind, _ in entry["status"]["messages"])
+    assert stopped_after < 5, stopped_after
+    assert not os.path.exists(os.path.join(server.base, "models", "dyweight", "cancelled.yaml"))
+    assert server.run(demo_prompt("dyweight", prefix="after_cancel"))["status"]["status_str"] == "success"
