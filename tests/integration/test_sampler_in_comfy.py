@@ -103,3 +103,18 @@ def test_many_steps_reach_the_exact_solution(env):
     # (the last jump sigma_min -> 0 leaves every sampler a floor of ~0.5% on this sharp mixture)
     ours = rel_gap(run(env, "eps", "dyweight", steps=16).double(), truth)
     assert ours < 0.01 and ours < 0.2 * rel_gap(run(env, "eps", "euler", steps=16).double(), truth)
+
+
+def test_model_identity_of_real_models(env):
+    import comfy_models
+    from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
+    from comfyui_dyweight.nodes.model_info import model_identity, weight_fingerprint
+    flow = model_identity(env["models"]["flow"])
+    assert flow["family"] == "DyWeightTestbed" and flow["model_type"] == "FLOW" and flow["shift"] == 3.0
+    eps = model_identity(env["models"]["eps"])
+    assert eps["model_type"] == "EPS" and eps["shift"] is None and eps["fingerprint"]
+    other = env["testbed"].testbed_model("eps", mixture=GaussianMixture.pictures(count=8, size=16, seed=9))
+    assert model_identity(other)["fingerprint"] != eps["fingerprint"]  # buffers only, still told apart
+    unet, _ = comfy_models.unet_model()
+    assert model_identity(unet)["family"] == "SD15" and len(model_identity(unet)["fingerprint"]) == 16
+    assert weight_fingerprint(torch.nn.Identity()) is None  # nothing to hash: lookup falls back to the family
