@@ -111,6 +111,13 @@ class CalibrationSampler(comfy.samplers.Sampler):
         return latent_image
 
 
+def vae_decoder(vae, model):
+    """Latents (the model's space) -> images in [0, 1], (B, C, H, W), differentiably, through ComfyUI's VAE."""
+    make_weights_differentiable(vae.first_stage_model)
+    latent_format = model.get_model_object("latent_format")
+    return lambda z: vae.decode(latent_format.process_out(z)).movedim(-1, 1)
+
+
 def start_latents(sampling, sigmas, latent, count, seed, device):
     """x at sigmas[0] for `count` seeded noises, as ComfyUI's KSAMPLER builds it."""
     noise = torch.randn((count,) + tuple(latent.shape[1:]), generator=torch.Generator().manual_seed(seed))
@@ -133,7 +140,7 @@ def progress_reporter(total):
     return report
 
 
-def run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout, denoise=1.0):
+def run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout, denoise=1.0, vae=None):
     """Calibrate `model` on the stock schedule; returns (table, report dict)."""
     sampler_obj = comfy.samplers.KSampler(model, steps, model.load_device, scheduler=scheduler, denoise=denoise)
     sigmas = sampler_obj.sigmas.cpu()
@@ -153,7 +160,8 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
         def run(denoise_fn, base_model, device):
             train = start_latents(sampling, sigmas, latent, samples, config.seed, device)
             hold = start_latents(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device)
-            return calibrate(denoise_fn, sigmas.tolist(), train, hold, config, progress=report)
+            decode = vae_decoder(vae, model) if vae is not None and config.loss == "perceptual" else None
+            return calibrate(denoise_fn, sigmas.tolist(), train, hold, config, decode=decode, progress=report)
 
         work = CalibrationSampler(run)
         batch = torch.zeros((config.batch_size,) + tuple(latent.shape[1:]))
@@ -210,8 +218,10 @@ class DyWeightCalibrate(io.ComfyNode):
                 io.Int.Input("batch_size", default=2, min=1, max=256, optional=True, tooltip="Noises per optimiser step; memory grows with it."),
                 io.Int.Input("window", default=3, min=1, max=8, optional=True, tooltip="History window K (derivatives combined per step)."),
                 io.Float.Input("learning_rate", default=5e-3, min=1e-5, max=1.0, step=1e-4, round=False, optional=True, tooltip="Adam learning rate (cosine decay, 10% warm-up)."),
-                io.Combo.Input("loss", options=["rmse", "l2", "huber"], default="rmse", optional=True,
-                               tooltip="rmse: mean per-sample error (robust, recommended); l2: mean squared; huber."),
+                io.Combo.Input("loss", options=["rmse", "l2", "huber", "perceptual"], default="rmse", optional=True,
+                               tooltip="rmse: mean per-sample latent error (robust, recommended); l2: mean squared; huber; "
+                                       "perceptual: SSIM + L1 on decoded images (needs vae, slower)."),
+                io.Vae.Input("vae", optional=True, tooltip="Only for the perceptual loss: decodes latents to images."),
                 io.Combo.Input("checkpointing", options=["auto", "on", "off"], default="auto", optional=True,
                                tooltip="Recompute each model call in backward: much less memory, ~30% slower. auto: on for GPUs."),
             ],
@@ -221,13 +231,13 @@ class DyWeightCalibrate(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, teacher_steps=64, iterations=150,
                 seed=0, samples=32, holdout=8, batch_size=2, window=3, learning_rate=5e-3, loss="rmse",
-                checkpointing="auto") -> io.NodeOutput:
+                checkpointing="auto", vae=None) -> io.NodeOutput:
         flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
         checkpoint = checkpointing == "on" or (checkpointing == "auto" and model.load_device.type != "cpu")
         config = CalibrationConfig(iterations=iterations, lr=learning_rate, batch_size=batch_size, window=min(window, steps),
                                    convention="velocity" if flow else "denoiser", loss=loss, teacher_steps=teacher_steps,
                                    checkpoint=checkpoint, seed=seed)
-        table, info = run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout)
+        table, info = run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout, vae=vae)
         text = format_report(table, info)
         logging.info(text)
         return io.NodeOutput(table, text, ui={"text": [text]})

@@ -145,3 +145,15 @@ def test_saved_table_is_used_by_plain_ksampler(mods, tmp_path, caplog):
         assert (ours - ipndm).abs().max() > 1e-3
     finally:
         folder_paths.folder_names_and_paths["dyweight"] = saved
+
+
+def test_perceptual_loss_through_a_real_comfy_vae(mods):
+    import comfy.sd
+    from comfyui_dyweight.dyweight_core.calibrate import CalibrationError
+    with torch.inference_mode():  # as VAELoader builds it
+        vae = comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})  # the testbed's latents are RGB pictures
+    _, (table, report) = calibrate_demo(mods, iterations=15, loss="perceptual", vae=vae)
+    assert table.provenance["loss"] == "perceptual"
+    assert table.provenance["holdout_median_after"] < table.provenance["holdout_median_fallback"]
+    with pytest.raises(CalibrationError, match="needs a VAE"):
+        calibrate_demo(mods, iterations=1, loss="perceptual")
