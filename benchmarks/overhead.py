@@ -45,9 +45,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    load_pack()
+    load_pack(cpu=args.device == "cpu")
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     import comfy.k_diffusion.sampling as kd
     from comfyui_dyweight.dyweight_core.solver import sample_dyweight
     from comfyui_dyweight.dyweight_core.table import adams_bashforth_table
@@ -57,19 +59,22 @@ def main():
     samplers = {"ipndm": kd.sample_ipndm, "dyweight": lambda m, x, s, disable=None: sample_dyweight(m, x, s, disable=disable, table=table)}
     rows = []
     for label, shape in SHAPES.items():
-        x = torch.randn(shape)
+        x = torch.randn(shape, device=args.device)
         times = {name: [] for name in samplers}
         for _ in range(args.repeats):  # interleaved, so drift hits both alike
             for name, fn in samplers.items():
+                sync()
                 start = time.perf_counter()
-                fn(free_model, x, sigmas, disable=True)
+                fn(free_model, x, sigmas.to(args.device), disable=True)
+                sync()
                 times[name].append((time.perf_counter() - start) / STEPS * 1e3)
         ms = {name: statistics.median(v) for name, v in times.items()}
         buffers = {name: held_buffers(fn, shape, sigmas) for name, fn in samplers.items()}
         rows.append({"latent": label, "elements": x.numel(), "ms_per_step": ms, "overhead": ms["dyweight"] / ms["ipndm"] - 1,
                      "buffers": buffers, "window": table.window})
         print(rows[-1], flush=True)
-    lines = [f"{STEPS} steps, nearly free model (x * 0.5), CPU, median of {args.repeats} interleaved runs; dyweight runs the "
+    where = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
+    lines = [f"{STEPS} steps, nearly free model (x * 0.5), {where}, median of {args.repeats} interleaved runs; dyweight runs the "
              f"Adams-Bashforth table (window {table.window}) so both do the same maths.", "",
              "| latent | ipndm ms/step | dyweight ms/step | dyweight vs ipndm | latent buffers held across a model call: ipndm | dyweight | goal: at most window + 1 |",
              "|---|---|---|---|---|---|---|"]
@@ -79,8 +84,9 @@ def main():
     text = "\n".join(lines)
     print(text)
     os.makedirs(args.out, exist_ok=True)
-    json.dump(rows, open(os.path.join(args.out, "overhead.json"), "w"), indent=1)
-    open(os.path.join(args.out, "overhead.md"), "w").write(text + "\n")
+    suffix = "" if args.device == "cpu" else "_" + args.device
+    json.dump(rows, open(os.path.join(args.out, f"overhead{suffix}.json"), "w"), indent=1)
+    open(os.path.join(args.out, f"overhead{suffix}.md"), "w").write(text + "\n")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def load_pack(cpu=True):
 
 @pytest.fixture(scope="session")
 def pack():
-    return load_pack()
+    return load_pack(cpu=os.environ.get("DYWEIGHT_TEST_GPU") != "1")  # 1: load models on the GPU (device checks)
 
 
 @pytest.fixture
