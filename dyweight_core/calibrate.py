@@ -153,7 +153,8 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
 
     # Phase 1: teacher endpoints, computed once (cached across calls when given a cache).
     key = (config.teacher, config.teacher_steps, sigmas[0], sigmas[-1], tuple(train_x.shape), tuple(holdout_x.shape))
-    if teacher_cache is not None and key in teacher_cache:
+    cached = teacher_cache is not None and key in teacher_cache
+    if cached:
         train_t, hold_t = teacher_cache[key]
     else:
         batches = list(torch.cat([train_x, holdout_x]).split(config.batch_size))
@@ -219,7 +220,7 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
         "holdout_median_fallback": reference["fallback"], "holdout_median_euler": reference["euler"],
         "holdout_median_init": init_err, "holdout_median_best": best["median"],
         "best_iteration": best["iteration"], "iterations_run": len(history), "history": history,
-        "teacher_seconds": teacher_seconds, "seconds": time.time() - started, "stopped": stopped,
+        "teacher_seconds": teacher_seconds, "teacher_cached": cached, "seconds": time.time() - started, "stopped": stopped,
         "train_samples": len(train_x), "holdout_samples": len(holdout_x),
     }
     table = copy.deepcopy(best["table"])

@@ -1,5 +1,7 @@
 """DyWeight Calibrate: distil a table for the user's model, prompt and schedule inside the graph."""
+import collections
 import datetime
+import hashlib
 import logging
 import math
 
@@ -126,6 +128,40 @@ def start_latents(sampling, sigmas, latent, count, seed, device):
     return sampling.noise_scaling(sigmas[0], noise, base, full).to(device)
 
 
+def content_hash(obj):
+    """A key for conditioning and latents: tensors by value, other objects by repr (never a false hit)."""
+    h = hashlib.sha256()
+
+    def feed(o):
+        if torch.is_tensor(o):
+            h.update(f"{tuple(o.shape)}{o.dtype}".encode())
+            h.update(o.detach().to("cpu", torch.float32).numpy().tobytes())
+        elif isinstance(o, dict):
+            for k in sorted(o, key=str):
+                h.update(str(k).encode())
+                feed(o[k])
+        elif isinstance(o, (list, tuple)):
+            for v in o:
+                feed(v)
+        else:
+            h.update(repr(o).encode())
+    feed(obj)
+    return h.hexdigest()
+
+
+TEACHER_CACHES = collections.OrderedDict()  # recent calibration setups -> their teacher endpoints
+
+
+def teacher_cache(key, keep=2):
+    """The teacher cache of a setup (model, conditioning, cfg, noises): recalibrating it for another
+    step count of the same schedule reuses the teacher solve."""
+    cache = TEACHER_CACHES.pop(key, None) or {}
+    TEACHER_CACHES[key] = cache
+    while len(TEACHER_CACHES) > keep:
+        TEACHER_CACHES.popitem(last=False)
+    return cache
+
+
 def progress_reporter(total):
     pbar = comfy.utils.ProgressBar(total)
 
@@ -145,7 +181,6 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
     sampler_obj = comfy.samplers.KSampler(model, steps, model.load_device, scheduler=scheduler, denoise=denoise)
     sigmas = sampler_obj.sigmas.cpu()
     sampling = model.get_model_object("model_sampling")
-    identity = model_identity(model)
     latent = latent_image["samples"].float()
     if torch.count_nonzero(latent) > 0:
         latent = model.model.process_latent_in(latent)
@@ -158,16 +193,21 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
         report = progress_reporter(config.iterations)
 
         def run(denoise_fn, base_model, device):
+            identity = model_identity(model)  # now loaded with its patches (LoRAs), as when sampling
             train = start_latents(sampling, sigmas, latent, samples, config.seed, device)
             hold = start_latents(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device)
             decode = vae_decoder(vae, model) if vae is not None and config.loss == "perceptual" else None
-            return calibrate(denoise_fn, sigmas.tolist(), train, hold, config, decode=decode, progress=report)
+            cache = teacher_cache((identity["fingerprint"], content_hash([positive, negative, latent]), float(cfg),
+                                   config.seed, samples, holdout, config.batch_size, timestep_mode))
+            table, info = calibrate(denoise_fn, sigmas.tolist(), train, hold, config, decode=decode, progress=report,
+                                    teacher_cache=cache)
+            table.model = identity
+            return table, info
 
         work = CalibrationSampler(run)
         batch = torch.zeros((config.batch_size,) + tuple(latent.shape[1:]))
         guider.sample(batch, batch, work, sigmas, seed=config.seed)
     table, info = work.result
-    table.model = identity
     table.sigmas = [float(s) for s in sigmas]
     table.provenance.update({"scheduler": scheduler, "cfg": float(cfg), "timestep": timestep_mode,
                              "denoise": float(denoise), "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -178,6 +218,7 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
 def format_report(table, info):
     r = info
     gain = lambda ref: f"{ref / max(r['holdout_median_best'], 1e-12):.1f}x"
+    teacher = "reused from an earlier calibration" if r["teacher_cached"] else f"{r['teacher_seconds']:.1f}s"
     lines = [
         f"DyWeight calibration: {table.steps} steps, window {table.window}, {table.model.get('family')} ({table.model.get('model_type')})",
         f"held-out median error (vs teacher, {r['holdout_samples']} latents):",
@@ -185,7 +226,7 @@ def format_report(table, info):
         f"  fallback      {r['holdout_median_fallback']:.5f}  ({gain(r['holdout_median_fallback'])} better)",
         f"  euler         {r['holdout_median_euler']:.5f}  ({gain(r['holdout_median_euler'])} better)",
         f"  initial table {r['holdout_median_init']:.5f}",
-        f"time: {r['seconds']:.1f}s (teacher {r['teacher_seconds']:.1f}s)",
+        f"time: {r['seconds']:.1f}s (teacher {teacher})",
     ]
     if r["stopped"]:
         lines.append(r["stopped"])

@@ -157,3 +157,10 @@ def test_perceptual_loss_through_a_real_comfy_vae(mods):
     assert table.provenance["holdout_median_after"] < table.provenance["holdout_median_fallback"]
     with pytest.raises(CalibrationError, match="needs a VAE"):
         calibrate_demo(mods, iterations=1, loss="perceptual")
+
+
+def test_recalibrating_another_step_count_reuses_the_teacher(mods):
+    _, (_, first) = calibrate_demo(mods, steps=4, iterations=5, seed=11)
+    _, (_, again) = calibrate_demo(mods, steps=6, iterations=5, seed=11)  # karras: same first and last sigma
+    _, (_, other) = calibrate_demo(mods, steps=6, iterations=5, seed=12)  # other noises: solve again
+    assert "teacher reused" in again and "teacher reused" not in first and "teacher reused" not in other
