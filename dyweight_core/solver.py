@@ -9,7 +9,7 @@ from collections import deque
 import torch
 from tqdm.auto import trange
 
-from .table import CoefficientTable, TableError, adams_bashforth_table
+from .table import TableError, adams_bashforth_table
 
 
 FLOAT32_MAX = torch.finfo(torch.float32).max

@@ -109,7 +109,7 @@ class CalibrationSampler(comfy.samplers.Sampler):
         if updates_activations_in_place(denoise, torch.randn_like(noise), sigmas[0]):
             logging.info("[DyWeight] this model updates activations in place: calibrating with saved copies (more memory)")
             denoise = with_saved_copies(denoise)
-        self.result = self.run(denoise, model_wrap.inner_model, noise.device)
+        self.result = self.run(denoise, noise.device)
         return latent_image
 
 
@@ -192,7 +192,7 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
         guider.set_cfg(cfg)
         report = progress_reporter(config.iterations)
 
-        def run(denoise_fn, base_model, device):
+        def run(denoise_fn, device):
             identity = model_identity(model)  # now loaded with its patches (LoRAs), as when sampling
             train = start_latents(sampling, sigmas, latent, samples, config.seed, device)
             hold = start_latents(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device)

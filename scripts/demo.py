@@ -9,8 +9,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-import torch
 from PIL import Image, ImageDraw
 from safetensors.torch import load_file
 

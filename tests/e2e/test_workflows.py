@@ -9,7 +9,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from workflow_format import input_specs, is_widget, ui_to_api  # noqa: E402
+from workflow_format import input_specs, ui_to_api  # noqa: E402
 
 UI_FILES = sorted(glob.glob(os.path.join(ROOT, "workflows", "*.json")))
 FILE_LISTS = {"ckpt_name", "unet_name", "clip_name1", "clip_name2", "vae_name", "name"}  # user's own files

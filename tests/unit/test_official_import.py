@@ -11,7 +11,7 @@ import types
 import pytest
 import torch
 
-from dyweight_core.official import ImportRefused, flux_sigmas, import_table, read_snapshot
+from dyweight_core.official import ImportRefused, flux_sigmas, import_table
 from dyweight_core.table import load_table
 
 flat = lambda rows: [float(v) for row in rows for v in row]
@@ -29,10 +29,6 @@ def _module(name, **attrs):
 
 def _reconstruct_persistent_obj(meta):
     raise AssertionError("only used for pickling")
-
-
-def _sampler():
-    pass
 
 
 _module("torch_utils")

@@ -1,5 +1,4 @@
 """Table format: round trip, strict validation with messages naming the file and the problem."""
-import math
 
 import pytest
 import yaml
@@ -98,7 +97,7 @@ def test_lookup_rules(tmp_path):
     assert t.name == "other" and "sigmas differ" in msg
     t, msg = choose_table([other_model], ident, SIGMAS)
     assert t is None and "SD15/EPS, 4 steps" in msg and "fallback" in msg
-    t, msg = choose_table([family], ident, SIGMAS[:-1] + [0.0][:0] + [0.0][:0])  # 3 steps: no table of that count
+    t, msg = choose_table([family], ident, SIGMAS[:-1])  # 3 steps: no table of that count
     assert t is None
 
 
