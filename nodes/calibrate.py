@@ -14,7 +14,7 @@ import comfy.utils
 from comfy_api.latest import io
 
 from ..dyweight_core.calibrate import CalibrationConfig, calibrate
-from .model_info import model_identity
+from .model_info import continuous_sampling, model_identity
 from .sampler import TABLE
 
 
@@ -41,31 +41,13 @@ def make_weights_differentiable(module):
                 mod._buffers[name] = b.detach().clone()
 
 
-class ContinuousTimestep:
-    """Discrete (SD1.x/SDXL) samplings map sigma to a timestep by argmin, which has no gradient;
-    interpolating log-sigma gives the same timesteps on the grid and lets time scales learn."""
-
-    def timestep(self, sigma):
-        log_sigmas = self.log_sigmas.to(sigma.device)
-        log_sigma = sigma.log().clamp(log_sigmas[0], log_sigmas[-1])
-        low = (torch.searchsorted(log_sigmas, log_sigma.detach().reshape(-1)) - 1).clamp(0, len(log_sigmas) - 2)
-        low = low.reshape(sigma.shape)
-        frac = (log_sigma - log_sigmas[low]) / (log_sigmas[low + 1] - log_sigmas[low])
-        return low.to(sigma.dtype) + frac
-
-
 def calibration_patcher(model):
     """A clone of the MODEL whose sampling is differentiable in sigma; the user's MODEL is untouched."""
     patcher = model.clone()
-    sampling = model.get_model_object("model_sampling")
-    discrete = isinstance(sampling, comfy.model_sampling.ModelSamplingDiscrete) and \
-        not isinstance(sampling, comfy.model_sampling.ModelSamplingDiscreteEDM)
-    if discrete:
-        cls = type("ContinuousTimestepSampling", (ContinuousTimestep, type(sampling)), {})
-        continuous = cls.__new__(cls)
-        continuous.__dict__.update(sampling.__dict__)
+    continuous = continuous_sampling(model.get_model_object("model_sampling"))
+    if continuous is not None:
         patcher.add_object_patch("model_sampling", continuous)
-    return patcher, "continuous" if discrete else "native"
+    return patcher, "native" if continuous is None else "continuous"
 
 
 def updates_activations_in_place(denoise, x, sigma):

@@ -3,6 +3,8 @@ import hashlib
 
 import torch
 
+import comfy.model_sampling
+
 FINGERPRINT_TENSORS = 8      # the first few tensors in name order ...
 FINGERPRINT_ELEMENTS = 4096  # ... and the first elements of each: milliseconds even for FLUX
 
@@ -46,3 +48,27 @@ def weight_fingerprint(module):
         head = t.detach().reshape(-1)[:FINGERPRINT_ELEMENTS].to("cpu", torch.float32)
         h.update(head.numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+class ContinuousTimestep:
+    """Discrete (SD1.x/SDXL) samplings map sigma to a timestep by argmin, which has no gradient;
+    interpolating log-sigma gives the same timesteps on the grid and lets time scales learn."""
+
+    def timestep(self, sigma):
+        log_sigmas = self.log_sigmas.to(sigma.device)
+        log_sigma = sigma.log().clamp(log_sigmas[0], log_sigmas[-1])
+        low = (torch.searchsorted(log_sigmas, log_sigma.detach().reshape(-1)) - 1).clamp(0, len(log_sigmas) - 2)
+        low = low.reshape(sigma.shape)
+        frac = (log_sigma - log_sigmas[low]) / (log_sigmas[low + 1] - log_sigmas[low])
+        return low.to(sigma.dtype) + frac
+
+
+def continuous_sampling(sampling):
+    """The same model sampling with interpolated timesteps, or None where timesteps are continuous already."""
+    if not isinstance(sampling, comfy.model_sampling.ModelSamplingDiscrete) or \
+            isinstance(sampling, (ContinuousTimestep, comfy.model_sampling.ModelSamplingDiscreteEDM)):
+        return None
+    cls = type("ContinuousTimestepSampling", (ContinuousTimestep, type(sampling)), {})
+    continuous = cls.__new__(cls)
+    continuous.__dict__.update(sampling.__dict__)
+    return continuous

@@ -1,4 +1,5 @@
 """The `dyweight` sampler in ComfyUI: dropdown registration, table lookup for a MODEL, DyWeight Sampler node."""
+import contextlib
 import logging
 import os
 
@@ -10,7 +11,7 @@ from comfy_api.latest import io
 from ..dyweight_core import solver
 from ..dyweight_core.lookup import choose_table, scan_tables, sigmas_match
 from ..dyweight_core.table import TableError, adams_bashforth_table
-from .model_info import model_identity
+from .model_info import continuous_sampling, find_patcher, model_identity
 
 SAMPLER_NAME = "dyweight"
 FOLDER = "dyweight"
@@ -52,10 +53,27 @@ def resolve_table(model, sigmas, table=None):
     return chosen if chosen is not None else adams_bashforth_table(sigmas)
 
 
+@contextlib.contextmanager
+def timesteps_as_calibrated(model, table):
+    """A table calibrated with interpolated timesteps (discrete SD schedules) samples with them too,
+    so the model sees exactly the times it was fitted at; restored afterwards."""
+    base = find_patcher(model).model
+    continuous = continuous_sampling(base.model_sampling) if table.provenance.get("timestep") == "continuous" else None
+    if continuous is None:
+        yield
+        return
+    original, base.model_sampling = base.model_sampling, continuous
+    try:
+        yield
+    finally:
+        base.model_sampling = original
+
+
 def sample_dyweight(model, x, sigmas, extra_args=None, callback=None, disable=None, table=None):
     """DyWeight: learned multistep ODE solver; finds the table for the model when none is given."""
     table = resolve_table(model, sigmas.tolist(), table)
-    return solver.sample_dyweight(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, table=table)
+    with timesteps_as_calibrated(model, table):
+        return solver.sample_dyweight(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, table=table)
 
 
 def register_sampler():

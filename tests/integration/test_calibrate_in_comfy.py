@@ -164,3 +164,30 @@ def test_recalibrating_another_step_count_reuses_the_teacher(mods):
     _, (_, again) = calibrate_demo(mods, steps=6, iterations=5, seed=11)  # karras: same first and last sigma
     _, (_, other) = calibrate_demo(mods, steps=6, iterations=5, seed=12)  # other noises: solve again
     assert "teacher reused" in again and "teacher reused" not in first and "teacher reused" not in other
+
+
+def test_tables_sample_with_the_timesteps_they_were_calibrated_with(mods):
+    import comfy.patcher_extension
+    import comfy.sample
+    from comfyui_dyweight.dyweight_core.table import adams_bashforth_table
+    from comfyui_dyweight.nodes.sampler import DyWeightSampler
+    unet, dim = mods["models"].unet_model()
+    seen = []
+
+    def spy(executor, x, timesteps, *args, **kwargs):  # ComfyUI's own wrapper API around the UNet
+        seen.append(timesteps.detach().clone())
+        return executor(x, timesteps, *args, **kwargs)
+    model = unet.clone()
+    model.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, "spy", spy)
+    sigmas = mods["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 3)
+    base = adams_bashforth_table(sigmas.tolist()).replace(t_scale=[0.97, 1.01, 0.99])
+    cond = mods["models"].unet_conditioning(dim)
+    latent = torch.zeros(1, 4, 8, 8)
+    for mode in ("continuous", "native"):
+        seen.clear()
+        sampler = DyWeightSampler.execute(table=base.replace(provenance={"timestep": mode})).result[0]
+        comfy.sample.sample_custom(model, torch.randn_like(latent), 1.0, sampler, sigmas.clone(), cond, cond, latent, disable_pbar=True)
+        fractional = any((t - t.round()).abs().max() > 1e-3 for t in seen)
+        assert len(seen) == 3 and fractional == (mode == "continuous"), mode
+    sampling = model.model.model_sampling  # restored after the run
+    assert float(sampling.timestep(sampling.sigmas[5:6] * 1.01)) == 5.0
