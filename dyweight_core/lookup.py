@@ -45,6 +45,11 @@ def sigmas_match(a, b, rtol=SIGMA_RTOL):
     return len(a) == len(b) and all(math.isclose(x, y, rel_tol=rtol, abs_tol=1e-6) for x, y in zip(a, b))
 
 
+def same_range(a, b, rtol=SIGMA_RTOL):
+    """Same first and last sigma: another scheduler over the same span, not a partial (img2img) schedule."""
+    return sigmas_match([a[0], a[-1]], [b[0], b[-1]], rtol)
+
+
 def identity_rank(table_model, identity):
     """0: same weight fingerprint; 1: same family and model type (and shift); None: not for this model."""
     fp = identity.get("fingerprint")
@@ -67,16 +72,20 @@ def choose_table(tables, identity, sigmas):
     """Pick the best table for `identity` and `sigmas`: (table or None, one-line message)."""
     sigmas = [float(s) for s in sigmas]
     steps = len(sigmas) - 1
-    best = None
+    best, other_range = None, False
     for table in tables:
         rank = identity_rank(table.model, identity)
         if rank is None or table.steps != steps:
+            continue
+        if not same_range(table.sigmas, sigmas):
+            other_range = True  # a full-schedule table must not drive a partial schedule, or vice versa
             continue
         key = (0 if sigmas_match(table.sigmas, sigmas) else 1, rank)
         if best is None or key < best[0]:
             best = (key, table)
     if best is None:
-        return None, f"[DyWeight] no table for {describe(identity, steps)}: using the Adams-Bashforth fallback (= ipndm)"
+        why = f" (tables for {steps} steps exist, but for another sigma range: denoise, start/end step)" if other_range else ""
+        return None, f"[DyWeight] no table for {describe(identity, steps)}{why}: using the Adams-Bashforth fallback (= ipndm)"
     (schedule_miss, rank), table = best
     how = "weight fingerprint" if rank == 0 else "family"
     if schedule_miss:

@@ -9,7 +9,7 @@ import os
 from PIL import Image, ImageDraw
 
 from comfy_server import ROOT, ComfyServer
-from workflow_format import api_to_ui
+from workflow_format import api_to_ui, ui_to_api
 
 OUT = os.path.join(ROOT, "workflows")
 SD15 = "v1-5-pruned-emaonly.safetensors"
@@ -149,8 +149,9 @@ def main():
         info = server.get("/object_info")
     for name, (build, title) in WORKFLOWS.items():
         graph, layout = build()
-        json.dump(graph, open(os.path.join(OUT, "api", f"{name}.json"), "w"), indent=1)
-        json.dump(api_to_ui(graph, info, layout), open(os.path.join(OUT, f"{name}.json"), "w"), indent=1)
+        ui = api_to_ui(graph, info, layout)
+        json.dump(ui, open(os.path.join(OUT, f"{name}.json"), "w"), indent=1)
+        json.dump(ui_to_api(ui, info), open(os.path.join(OUT, "api", f"{name}.json"), "w"), indent=1)  # every widget explicit
         picture = os.path.join(ROOT, "docs", "demo_grid.png") if name.startswith("dyweight_demo") else None
         thumbnail(title, graph, os.path.join(OUT, f"{name}.jpg"), picture)
         print("wrote", name)

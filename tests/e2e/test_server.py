@@ -71,6 +71,19 @@ def error_message(entry):
     return ""
 
 
+def test_shipped_table_is_found_for_the_demo_model(server):
+    """coefficients/ ships a 4-step karras table for the demo model: a plain KSampler picks it up."""
+    names = combo_options(server.get("/object_info/DyWeightLoadTable")["DyWeightLoadTable"]["input"]["required"]["name"])
+    assert "demo_eps_karras_4steps.yaml" in names
+    runs = {}
+    for sampler in ("dyweight", "ipndm"):
+        entry = server.run(demo_prompt(sampler, steps=4, prefix="shipped"))
+        assert entry["status"]["status_str"] == "success"
+        runs[sampler] = pixels(server, entry)
+    assert "using table 'demo_eps_karras_4steps' (weight fingerprint match)" in server.read_log()
+    assert np.abs(runs["dyweight"] - runs["ipndm"]).max() > 5
+
+
 def test_calibrate_save_then_plain_ksampler_uses_the_table(server):
     prompt = {
         "1": {"class_type": "DyWeightDemoModel", "inputs": {"kind": "eps", "shift": 3.0, "batch_size": 2, "seed": 0}},

@@ -191,3 +191,16 @@ def test_tables_sample_with_the_timesteps_they_were_calibrated_with(mods):
         assert len(seen) == 3 and fractional == (mode == "continuous"), mode
     sampling = model.model.model_sampling  # restored after the run
     assert float(sampling.timestep(sampling.sigmas[5:6] * 1.01)) == 5.0
+
+
+def test_img2img_calibration_makes_a_table_for_the_denoise_schedule(mods):
+    import comfy.samplers
+    node = mods["calibrate"].DyWeightCalibrate
+    with torch.inference_mode():
+        model, pos, neg, latent = mods["testbed"].DyWeightDemoModel.execute("eps", 3.0, 1, 0).result
+        picture = {"samples": model.model.diffusion_model.means[:1].float()}
+        table, report = node.execute(model, neg, neg, picture, 4, "karras", 1.0, teacher_steps=32, iterations=20,
+                                     samples=16, holdout=8, batch_size=8, learning_rate=3e-3, denoise=0.5).result
+    expected = comfy.samplers.KSampler(model, 4, "cpu", scheduler="karras", denoise=0.5).sigmas
+    assert table.sigmas == pytest.approx(expected.tolist()) and table.provenance["denoise"] == 0.5
+    assert table.provenance["holdout_median_after"] <= table.provenance["holdout_median_init"]

@@ -99,6 +99,10 @@ def test_lookup_rules(tmp_path):
     assert t is None and "SD15/EPS, 4 steps" in msg and "fallback" in msg
     t, msg = choose_table([family], ident, SIGMAS[:-1])  # 3 steps: no table of that count
     assert t is None
+    tail = [6.1, 2.4, 0.9, 0.3, 0.0]  # 4 steps of a longer schedule (denoise < 1 / start_step): not this table
+    t, msg = choose_table([family, exact], ident, tail)
+    assert t is None and "another sigma range" in msg
+    assert t is None
 
 
 def test_scan_survives_broken_files(tmp_path):
