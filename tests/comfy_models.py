@@ -15,6 +15,13 @@ SD15_FULL = dict(use_checkpoint=False, image_size=32, out_channels=4, use_spatia
                  use_temporal_attention=False, use_temporal_resblock=False)
 SD15_TINY = dict(SD15_FULL, model_channels=32, num_res_blocks=[1, 1], transformer_depth=[1, 1], channel_mult=[1, 2],
                  context_dim=64, num_heads=4, transformer_depth_output=[1, 1, 1, 1])
+SDXL_FULL = dict(use_checkpoint=False, image_size=32, out_channels=4, use_spatial_transformer=True, legacy=False,
+                 num_classes="sequential", adm_in_channels=2816, in_channels=4, model_channels=320, num_res_blocks=[2, 2, 2],
+                 transformer_depth=[0, 0, 2, 2, 10, 10], channel_mult=[1, 2, 4], transformer_depth_middle=10,
+                 use_linear_in_transformer=True, context_dim=2048, num_head_channels=64,
+                 transformer_depth_output=[0, 0, 0, 2, 2, 2, 10, 10, 10], use_temporal_attention=False, use_temporal_resblock=False)
+SDXL_TINY = dict(SDXL_FULL, model_channels=32, num_res_blocks=[1, 1], transformer_depth=[0, 1], channel_mult=[1, 2],
+                 transformer_depth_middle=1, context_dim=64, num_head_channels=16, transformer_depth_output=[0, 0, 1, 1])
 FLUX_TINY = dict(image_model="flux", in_channels=16, out_channels=16, patch_size=2, vec_in_dim=16, context_in_dim=32,
                  hidden_size=64, mlp_ratio=2.0, num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[8, 12, 12],
                  theta=10000, qkv_bias=True, guidance_embed=True)
@@ -39,6 +46,23 @@ def unet_model(full=False, dtype=torch.float32, seed=0):
         base.diffusion_model.to(dtype)
         _randomise(base.diffusion_model, seed)
         return _patcher(base), (768 if full else 64)
+
+
+def sdxl_model(full=False, dtype=torch.float32, seed=0):
+    """An SDXL UNetModel (SDXL config class and model, with its size/crop conditioning); tiny unless full."""
+    with torch.inference_mode():
+        config = comfy.supported_models.SDXL(dict(SDXL_FULL if full else SDXL_TINY, dtype=dtype))
+        base = comfy.model_base.SDXL(config)
+        base.diffusion_model.to(dtype)
+        _randomise(base.diffusion_model, seed)
+        return _patcher(base), (2048 if full else 64)
+
+
+def sdxl_conditioning(context_dim, tokens=77, size=1024, seed=1):
+    with torch.inference_mode():
+        g = torch.Generator().manual_seed(seed)
+        return [[torch.randn(1, tokens, context_dim, generator=g),
+                 {"pooled_output": torch.randn(1, 1280, generator=g), "width": size, "height": size}]]
 
 
 def unet_conditioning(context_dim, tokens=8, seed=1):
