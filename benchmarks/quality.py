@@ -44,10 +44,6 @@ class PeakRSS:
         self.thread.join()
 
 
-def median_error(out, truth):
-    return (out.double() - truth).flatten(1).pow(2).mean(1).sqrt().median().item()
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer iterations and settings (smoke run)")
@@ -57,7 +53,7 @@ def main():
     load_pack()
     import comfy.sample
     import comfy.samplers
-    from comfyui_dyweight.dyweight_core.calibrate import CalibrationConfig
+    from comfyui_dyweight.dyweight_core.calibrate import CalibrationConfig, per_sample_rmse
     from comfyui_dyweight.dyweight_core.table import adams_bashforth_table
     from comfyui_dyweight.dyweight_core.testbed import GaussianMixture, reference_solve
     from comfyui_dyweight.nodes.calibrate import run_calibration
@@ -65,6 +61,7 @@ def main():
     from comfyui_dyweight.nodes.testbed import prompt_conditioning, testbed_model
 
     mix = GaussianMixture.pictures()
+    median_error = lambda out, truth: per_sample_rmse(out.double(), truth).median().item()
     cond = prompt_conditioning(mix, [])  # uniform prior: the unconditional mixture
     latent = torch.zeros((TEST_COUNT,) + mix.shape)
     noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(TEST_SEED))

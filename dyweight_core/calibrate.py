@@ -79,7 +79,9 @@ def teacher_solve(denoise, x, sigmas, solver="heun", steps=64):
 
 # --- losses --------------------------------------------------------------------------------------
 def per_sample_rmse(a, b):
-    return (a.float() - b.float()).flatten(1).pow(2).mean(1).sqrt()
+    """Root-mean-square difference per sample, in the higher precision of the two."""
+    dtype = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float32)
+    return (a.to(dtype) - b.to(dtype)).flatten(1).pow(2).mean(1).sqrt()
 
 
 def make_loss(config, decode=None):

@@ -14,6 +14,9 @@ from safetensors.torch import load_file
 
 from comfy_server import ROOT, ComfyServer, comfyui_path, free_port, make_base_dir
 
+sys.path.insert(0, ROOT)
+from dyweight_core.calibrate import per_sample_rmse  # noqa: E402
+
 STEPS, SCHEDULER, KIND = 4, "karras", "eps"
 SAMPLERS = ["euler", "dpmpp_2m", "ipndm", "dyweight"]
 REFERENCE = ("ipndm", 200)  # 200 fourth-order steps: the exact solution to plotting precision
@@ -117,7 +120,7 @@ def main():
         name = sorted(f for f in os.listdir(folder) if f.startswith(f"demo_{sampler}_{steps}_"))[-1]
         latents[(sampler, steps)] = load_file(os.path.join(folder, name))["latent_tensor"].float()
     ref = latents[REFERENCE]
-    errors = {run: (latents[run] - ref).flatten(1).pow(2).mean(1).sqrt().median().item() for run in runs if run != REFERENCE}
+    errors = {run: per_sample_rmse(latents[run], ref).median().item() for run in runs if run != REFERENCE}
     compose(latents, runs, errors, os.path.join(OUT, "demo_grid.png"))
     lines = [f"| sampler ({STEPS} steps, {SCHEDULER}) | median error vs {REFERENCE[1]}-step solve |", "|---|---|"]
     lines += [f"| {s} | {errors[(s, n)]:.4f} |" for s, n in runs if (s, n) != REFERENCE]
