@@ -82,7 +82,7 @@ def test_batches_denoise_and_cfg(env, kind):
 
 def test_video_latents(env):
     from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
-    video = GaussianMixture(torch.rand(4, 3, 2, 8, 8) * 2 - 1)
+    video = GaussianMixture(torch.rand(4, 3, 2, 8, 8, generator=torch.Generator().manual_seed(4)) * 2 - 1)
     model = env["testbed"].testbed_model("flow", 5.0, video)
     latent = torch.zeros(2, 3, 2, 8, 8)
     out = run(env, "flow", "dyweight", latent=latent, model=model)

@@ -95,12 +95,14 @@ def test_afs_skips_first_model_call():
 def test_batch_video_and_low_precision_model():
     D = MIX.denoiser("eps")
     table = random_table(EPS_SIGMAS, 3)
-    video_mix = GaussianMixture(torch.rand(4, 2, 3, 4, 4) * 2 - 1)
+    g = torch.Generator().manual_seed(3)
+    video_mix = GaussianMixture(torch.rand(4, 2, 3, 4, 4, generator=g) * 2 - 1)
     Dv = video_mix.denoiser("eps")
-    x = torch.randn(16, 2, 3, 4, 4) * EPS_SIGMAS[0]
+    x = torch.randn(16, 2, 3, 4, 4, generator=g) * EPS_SIGMAS[0]
     out = sample_dyweight(model_of(Dv), x, torch.tensor(EPS_SIGMAS), table=table)
     ref = reference_dyweight(Dv, x, EPS_SIGMAS, table.weights, table.t_scale, 3)
-    assert out.shape == x.shape and torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5)
+    # float32 accumulation from a start of magnitude ~50: absolute error of a few 1e-6 x sigma_0
+    assert out.shape == x.shape and torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5 * EPS_SIGMAS[0])
     # a bf16 model: accumulation stays float32, the result keeps the input dtype
     x = noise(4) * EPS_SIGMAS[0]
     low = sample_dyweight(lambda y, s: D(y.to(torch.bfloat16), s[0]).to(torch.bfloat16), x, torch.tensor(EPS_SIGMAS), table=table)
