@@ -3,7 +3,6 @@ import collections
 import datetime
 import hashlib
 import logging
-import math
 
 import torch
 
@@ -91,7 +90,7 @@ class CalibrationSampler(comfy.samplers.Sampler):
         if updates_activations_in_place(denoise, torch.randn_like(noise), sigmas[0]):
             logging.info("[DyWeight] this model updates activations in place: calibrating with saved copies (more memory)")
             denoise = with_saved_copies(denoise)
-        self.result = self.run(denoise, noise.device)
+        self.result = self.run(denoise, noise.device, self.max_denoise(model_wrap, sigmas))
         return latent_image
 
 
@@ -102,12 +101,11 @@ def vae_decoder(vae, model):
     return lambda z: vae.decode(latent_format.process_out(z)).movedim(-1, 1)
 
 
-def start_latents(sampling, sigmas, latent, count, seed, device):
+def start_latents(sampling, sigmas, latent, count, seed, device, max_denoise):
     """x at sigmas[0] for `count` seeded noises, as ComfyUI's KSAMPLER builds it."""
     noise = torch.randn((count,) + tuple(latent.shape[1:]), generator=torch.Generator().manual_seed(seed))
-    full = math.isclose(float(sampling.sigma_max), float(sigmas[0]), rel_tol=1e-5) or float(sigmas[0]) > float(sampling.sigma_max)
     base = latent[:1].expand_as(noise)
-    return sampling.noise_scaling(sigmas[0], noise, base, full).to(device)
+    return sampling.noise_scaling(sigmas[0], noise, base, max_denoise).to(device)
 
 
 def content_hash(obj):
@@ -174,10 +172,10 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
         guider.set_cfg(cfg)
         report = progress_reporter(config.iterations)
 
-        def run(denoise_fn, device):
+        def run(denoise_fn, device, max_denoise):
             identity = model_identity(model)  # now loaded with its patches (LoRAs), as when sampling
-            train = start_latents(sampling, sigmas, latent, samples, config.seed, device)
-            hold = start_latents(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device)
+            train = start_latents(sampling, sigmas, latent, samples, config.seed, device, max_denoise)
+            hold = start_latents(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device, max_denoise)
             decode = vae_decoder(vae, model) if vae is not None and config.loss == "perceptual" else None
             cache = teacher_cache((identity["fingerprint"], content_hash([positive, negative, latent]), float(cfg),
                                    config.seed, samples, holdout, config.batch_size, timestep_mode))

@@ -30,7 +30,7 @@ def gradients_through(mods, model, cond, latent_shape, scheduler, cfg, steps=3):
         guider.set_conds(cal.clone_conditioning(cond), cal.clone_conditioning(cond))
         guider.set_cfg(cfg)
 
-        def run(denoise, device):
+        def run(denoise, device, max_denoise):
             t = tbl.adams_bashforth_table(sigmas.tolist(), window=2)
             W = torch.tensor(t.weights, dtype=torch.float64, requires_grad=True)
             s = torch.tensor(t.t_scale, dtype=torch.float64, requires_grad=True)
