@@ -90,10 +90,16 @@ def polynomial_sigmas(points, sigma_min, sigma_max, rho):
     return ((sigma_max ** (1 / rho) + i * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho).tolist()
 
 
+def discrete_log_sigmas(betas):
+    """log sigma of the 1000 training timesteps of a scaled-linear beta schedule, increasing."""
+    beta = torch.linspace(betas[0] ** 0.5, betas[1] ** 0.5, 1000, dtype=torch.float64) ** 2
+    alphas_cumprod = torch.cumprod(1 - beta, 0)
+    return (((1 - alphas_cumprod) / alphas_cumprod) ** 0.5).log()
+
+
 def discrete_sigmas(points, sigma_min, sigma_max, betas):
     """LDM discrete schedule, rho 1: uniform in the 1000-step timestep index, clamped to the model's range."""
-    beta = torch.linspace(betas[0] ** 0.5, betas[1] ** 0.5, 1000, dtype=torch.float64) ** 2
-    log_sigmas = (((1 - torch.cumprod(1 - beta, 0)) / torch.cumprod(1 - beta, 0)) ** 0.5).log()
+    log_sigmas = discrete_log_sigmas(betas)
     lo, hi = max(sigma_min, log_sigmas[0].exp().item()), min(sigma_max, log_sigmas[-1].exp().item())
     index = lambda s: torch.searchsorted(log_sigmas, torch.tensor(math.log(s), dtype=torch.float64)).item()
     t = torch.linspace(min(index(hi), 999), max(index(lo), 0), points, dtype=torch.float64)
@@ -155,12 +161,13 @@ def import_snapshot(path):
     points = int(state.get("num_steps", steps + 1))
     dataset = str(loss.get("dataset_name", "unknown"))
     smin, smax = float(loss.get("sigma_min", 0.002)), float(loss.get("sigma_max", 80.0))
+    betas = LSUN_LDM_BETAS if "lsun" in dataset else SD_BETAS
     if loss.get("schedule_type", "polynomial") == "discrete":
-        sigmas = discrete_sigmas(points, smin, smax, LSUN_LDM_BETAS if "lsun" in dataset else SD_BETAS)
+        sigmas = discrete_sigmas(points, smin, smax, betas)
     else:
         if dataset in DATASET_FAMILY:  # latent models: clamp to the model's sigma range
-            lo, hi = discrete_sigmas(2, 0, 1e9, LSUN_LDM_BETAS if "lsun" in dataset else SD_BETAS)[::-1]
-            smin, smax = max(smin, lo), min(smax, hi)
+            log_sigmas = discrete_log_sigmas(betas)
+            smin, smax = max(smin, log_sigmas[0].exp().item()), min(smax, log_sigmas[-1].exp().item())
         sigmas = polynomial_sigmas(points, smin, smax, float(loss.get("schedule_rho", 7.0)))
     family, model_type = DATASET_FAMILY.get(dataset, (f"EDM-{dataset}", "EDM"))
     window = int(state.get("effective_window_size") or state.get("max_history_steps") or steps)
