@@ -12,8 +12,6 @@ from tqdm.auto import trange
 from .table import TableError, adams_bashforth_table
 
 
-FLOAT32_MAX = torch.finfo(torch.float32).max
-
 
 class NonFiniteError(RuntimeError):
     """Sampling produced NaN/inf: the table does not fit this model or schedule."""
@@ -59,6 +57,7 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
     plan = step_plan(table, sigmas)
     out_dtype = x.dtype
     acc = torch.promote_types(x.dtype, torch.float32)  # never accumulate in fp16/bf16
+    largest = torch.finfo(acc).max  # in-place steps take the coefficient as a scalar of this dtype
     x = x.to(acc)
     differentiable = torch.is_grad_enabled()
     if not differentiable:
@@ -87,9 +86,9 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
                 x = x + c.to(x.device, acc) * dj
         else:
             for c, dj in zip(coeffs.tolist(), derivs):
-                if abs(c) > FLOAT32_MAX or c != c:
+                if abs(c) > largest or c != c:
                     raise NonFiniteError(f"DyWeight table '{table.label}' gives step {i} a coefficient of {c:.3g}, "
-                                         f"beyond float32; use another table or sampler")
+                                         f"beyond {acc}; use another table or sampler")
                 if c != 0.0:
                     x.add_(dj, alpha=c)
         if len(history) == table.window:
