@@ -2,8 +2,11 @@
 import math
 import os
 
+from . import schedules
+from .schedules import table_sigmas
 from .table import TableError, load_table
 
+SCHEDULER = "dyweight"
 SIGMA_RTOL = 1e-3
 _cache = {}  # path -> (mtime_ns, size, table or TableError)
 
@@ -51,14 +54,13 @@ def same_range(a, b, rtol=SIGMA_RTOL):
 
 
 def identity_rank(table_model, identity):
-    """0: same weight fingerprint; 1: same family and model type (and shift); None: not for this model."""
+    """0: same weight fingerprint; 1: same family and model type; None: not for this model.
+    A flow shift (FLUX's follows the image size) changes the schedule, not the model: the sigma
+    comparison in choose_table sees it."""
     fp = identity.get("fingerprint")
     if fp and table_model.get("fingerprint") == fp:
         return 0
     if table_model.get("family") != identity.get("family") or table_model.get("model_type") != identity.get("model_type"):
-        return None
-    shift_t, shift_m = table_model.get("shift"), identity.get("shift")
-    if shift_t is not None and shift_m is not None and not math.isclose(float(shift_t), float(shift_m), rel_tol=1e-3):
         return None
     return 1
 
@@ -68,27 +70,65 @@ def describe(identity, steps):
     return f"{identity.get('family')}/{identity.get('model_type')}{shift}, {steps} steps"
 
 
+def expected_sigmas(table, identity):
+    """The schedule `table` is meant to run on for this model (FLUX tables: at the model's shift)."""
+    return table_sigmas(table, mu=identity.get("shift"))
+
+
+def owns_schedule(table):
+    """Made on the `dyweight` scheduler: the authors' tables, and calibrations run with it."""
+    return table.provenance.get("scheduler") == SCHEDULER
+
+
 def choose_table(tables, identity, sigmas):
     """Pick the best table for `identity` and `sigmas`: (table or None, one-line message)."""
     sigmas = [float(s) for s in sigmas]
     steps = len(sigmas) - 1
-    best, other_range = None, False
+    best, other_range = None, []
     for table in tables:
         rank = identity_rank(table.model, identity)
         if rank is None or table.steps != steps:
             continue
-        if not same_range(table.sigmas, sigmas):
-            other_range = True  # a full-schedule table must not drive a partial schedule, or vice versa
+        expected = expected_sigmas(table, identity)
+        if not same_range(expected, sigmas):
+            other_range.append(table)  # a full-schedule table must not drive a partial schedule, or vice versa
             continue
-        key = (0 if sigmas_match(table.sigmas, sigmas) else 1, rank)
+        key = (0 if sigmas_match(expected, sigmas) else 1, rank)
         if best is None or key < best[0]:
             best = (key, table)
     if best is None:
-        why = f" (tables for {steps} steps exist, but for another sigma range: denoise, start/end step)" if other_range else ""
-        return None, f"[DyWeight] no table for {describe(identity, steps)}{why}: using the Adams-Bashforth fallback (= ipndm)"
+        own = [t for t in other_range if owns_schedule(t)]
+        why = f" (tables for {steps} steps exist, but for another sigma range: denoise, start/end step, scheduler)" if other_range else ""
+        hint = f"; scheduler=dyweight would use table '{own[0].label}'" if own else ""
+        return None, f"[DyWeight] no table for {describe(identity, steps)}{why}: using the Adams-Bashforth fallback (= ipndm){hint}"
     (schedule_miss, rank), table = best
     how = "weight fingerprint" if rank == 0 else "family"
+    source = f" [{table.provenance['source']}]" if table.provenance.get("source") else ""
     if schedule_miss:
-        return table, (f"[DyWeight] using table '{table.label}' ({how} match) for {describe(identity, steps)}, "
-                       f"but its sigmas differ from this schedule: results may be off; calibrate for this scheduler")
-    return table, f"[DyWeight] using table '{table.label}' ({how} match) for {describe(identity, steps)}"
+        return table, (f"[DyWeight] using table '{table.label}'{source} ({how} match) for {describe(identity, steps)}, "
+                       f"but its sigmas differ from this schedule: results may be off; use scheduler=dyweight, or calibrate for this scheduler")
+    return table, f"[DyWeight] using table '{table.label}'{source} ({how} match) for {describe(identity, steps)}"
+
+
+# --- the `dyweight` scheduler -------------------------------------------------------------------------
+def scheduler_sigmas(tables, sampling, steps):
+    """The `dyweight` scheduler: (sigmas, one-line message) for a model sampling described as
+    {kind: discrete | flux | flow | continuous, sigma_min, sigma_max, shift, grid (discrete)}.
+
+    Discrete models get the recorded sigmas of the first table (user folder first) that was made on this
+    scheduler for `steps` over the model's exact range; flow models their shifted linspace at the
+    current shift, which is what FLUX tables train on. Otherwise the formula: the LDM discrete
+    schedule (discrete), FLUX's or SD3's shifted linspace (flow), Karras rho 7 (continuous)."""
+    kind = sampling["kind"]
+    if kind == "discrete":
+        ends = [sampling["sigma_max"], sampling["sigma_min"]]
+        for table in tables:
+            if table.steps == steps and owns_schedule(table) and sigmas_match([table.sigmas[0], table.sigmas[-1]], ends):
+                return list(table.sigmas), f"[DyWeight] scheduler: the sigmas of table '{table.label}'"
+        return schedules.discrete_sigmas(steps + 1, sampling["grid"]), "[DyWeight] scheduler: LDM discrete schedule (no table)"
+    if kind == "flux":
+        return schedules.flux_sigmas(steps, sampling["shift"]), f"[DyWeight] scheduler: FLUX shifted schedule, mu {sampling['shift']:g}"
+    if kind == "flow":
+        return schedules.shifted_flow_sigmas(steps, sampling["shift"]), f"[DyWeight] scheduler: shifted flow schedule, shift {sampling['shift']:g}"
+    return (schedules.polynomial_sigmas(steps + 1, sampling["sigma_min"], sampling["sigma_max"]),
+            "[DyWeight] scheduler: Karras rho 7 schedule (no table)")

@@ -9,18 +9,18 @@ to inert stand-ins and refuses every other one. Nothing from the file is ever ex
 """
 import argparse
 import collections
+import hashlib
 import io
-import math
 import os
 import pickle
 import sys
 
 import torch
 
+from . import schedules
 from .table import CoefficientTable, TableError, save_table
 
-SD_BETAS = (0.00085, 0.012)      # Stable Diffusion 1.x scaled-linear betas
-LSUN_LDM_BETAS = (0.0015, 0.0195)
+LATENT_BETAS = {"ms_coco": schedules.SD_BETAS, "lsun_bedroom_ldm": schedules.LSUN_LDM_BETAS}
 DATASET_FAMILY = {"ms_coco": ("SD15", "EPS"), "lsun_bedroom_ldm": ("LDM-lsun_bedroom", "EPS")}
 
 
@@ -84,51 +84,24 @@ def read_snapshot(path):
     return data
 
 
-# --- schedules they were trained on ----------------------------------------------------------------
-def polynomial_sigmas(points, sigma_min, sigma_max, rho):
-    i = torch.arange(points, dtype=torch.float64) / (points - 1)
-    return ((sigma_max ** (1 / rho) + i * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho).tolist()
-
-
-def discrete_log_sigmas(betas):
-    """log sigma of the 1000 training timesteps of a scaled-linear beta schedule, increasing."""
-    beta = torch.linspace(betas[0] ** 0.5, betas[1] ** 0.5, 1000, dtype=torch.float64) ** 2
-    alphas_cumprod = torch.cumprod(1 - beta, 0)
-    return (((1 - alphas_cumprod) / alphas_cumprod) ** 0.5).log()
-
-
-def discrete_sigmas(points, sigma_min, sigma_max, betas):
-    """LDM discrete schedule, rho 1: uniform in the 1000-step timestep index, clamped to the model's range."""
-    log_sigmas = discrete_log_sigmas(betas)
-    lo, hi = max(sigma_min, log_sigmas[0].exp().item()), min(sigma_max, log_sigmas[-1].exp().item())
-    index = lambda s: torch.searchsorted(log_sigmas, torch.tensor(math.log(s), dtype=torch.float64)).item()
-    t = torch.linspace(min(index(hi), 999), max(index(lo), 0), points, dtype=torch.float64)
-    low = t.floor().long().clamp(max=998)
-    frac = t - low
-    return ((1 - frac) * log_sigmas[low] + frac * log_sigmas[low + 1]).exp().tolist()
-
-
-def flux_sigmas(steps, resolution=1024):
-    """FLUX.1's schedule: linspace(1, 1/N, N) time-shifted with mu from the image sequence length, then 0."""
-    seq = (resolution // 16) ** 2
-    mu = 0.5 + (1.15 - 0.5) * (seq - 256) / (4096 - 256)
-    t = torch.linspace(1, 1 / steps, steps, dtype=torch.float64)
-    return (math.exp(mu) / (math.exp(mu) + (1 / t - 1))).tolist() + [0.0]
-
-
-def schedule_for(table, resolution=1024, denoise=1.0):
-    """The sigmas to run `table` on: FLUX tables follow the resolution (and denoise, as ComfyUI's
-    schedulers do: the tail of a longer schedule); other tables have the fixed schedule they record."""
-    if table.model.get("family") == "Flux" and table.convention == "velocity":
-        total = max(table.steps, int(table.steps / denoise))
-        return flux_sigmas(total, resolution)[-(table.steps + 1):]
-    if denoise < 0.9999:
-        raise TableError(f"table '{table.label}' records one fixed schedule; denoise {denoise} needs a table "
-                         f"calibrated for it (DyWeight Calibrate on the img2img schedule)")
-    return list(table.sigmas)
-
-
 # --- importers -------------------------------------------------------------------------------------
+PAPER = "Zhao et al., DyWeight: Dynamic Gradient Weighting for Few-Step Diffusion Sampling, arXiv 2603.11607"
+REPOSITORY = "Westlake-AGI-Lab/DyWeight on GitHub (no license file; the coefficients are published figures)"
+
+
+def file_sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def band_width(mask):
+    """The history window K of a 0/1 band mask, or None when it is not a lower band of one width."""
+    n = mask.shape[0]
+    width = int(mask[-1].sum().item()) if n else 0
+    band = torch.tensor([[1.0 if i - width < j <= i else 0.0 for j in range(n)] for i in range(n)], dtype=torch.float64)
+    return width if torch.equal(mask.double(), band) else None
+
+
 def import_flux(path, resolution=1024):
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
@@ -140,11 +113,31 @@ def import_flux(path, resolution=1024):
     steps = weights.shape[0]
     return CoefficientTable(
         steps=steps, window=int(raw.get("window_size", steps)), weights=weights.tolist(),
-        t_scale=raw["dyweight_t_scales"].double().tolist(), sigmas=flux_sigmas(steps, resolution),
+        t_scale=raw["dyweight_t_scales"].double().tolist(), sigmas=schedules.flux_sigmas(steps, schedules.flux_mu(resolution)),
         convention="velocity", afs=False, model={"family": "Flux", "model_type": "FLUX", "shift": None},
-        provenance={"source": f"official FLUX.1-dev table {os.path.basename(path)}", "teacher": "euler 28 steps",
-                    "cfg": 1.0, "guidance": 3.5, "resolution": resolution},
+        provenance={"source": f"DyWeight authors' FLUX.1-dev table {os.path.basename(path)}", "paper": PAPER,
+                    "repository": REPOSITORY, "file": os.path.basename(path), "sha256": file_sha256(path),
+                    "teacher": "euler 28 steps", "cfg": 1.0, "guidance": 3.5, "training_resolution": 512, "loss": "l2",
+                    "scheduler": "dyweight", "schedule": schedules.FOLLOWS_RESOLUTION, "resolution": resolution},
         name=os.path.splitext(os.path.basename(path))[0]).validate()
+
+
+def snapshot_sigmas(points, loss, dataset):
+    """The schedule the authors sample a snapshot on: latent models run over the network's own sigma
+    range (what loss_fn stores there is not what sampling uses), pixel EDM models over loss_fn's."""
+    kind, rho = loss.get("schedule_type", "polynomial"), float(loss.get("schedule_rho") or 7.0)
+    if dataset in LATENT_BETAS:
+        grid = schedules.ldm_sigmas(LATENT_BETAS[dataset])
+        if kind == "discrete":
+            return schedules.discrete_sigmas(points, grid), "ldm_discrete"
+        smin, smax = grid[0].item(), grid[-1].item()
+    elif kind == "polynomial":
+        smin, smax = float(loss.get("sigma_min", 0.002)), float(loss.get("sigma_max", 80.0))
+    else:
+        raise ImportRefused(f"schedule {kind!r} of a pixel model ({dataset}) is not supported")
+    if kind != "polynomial":
+        raise ImportRefused(f"unknown schedule type {kind!r}")
+    return schedules.polynomial_sigmas(points, smin, smax, rho), f"polynomial rho {rho:g}"
 
 
 def import_snapshot(path):
@@ -152,32 +145,33 @@ def import_snapshot(path):
     state = data["predictor"]["state"]
     loss = (data.get("loss_fn") or {}).get("state", {})
     params, buffers = state.get("_parameters", {}), state.get("_buffers", {})
-    if "hybrid_weights" not in params or "t_scale" not in params:
-        raise ImportRefused("predictor has no hybrid_weights / t_scale")
-    weights = params["hybrid_weights"].double()
-    if buffers.get("mask") is not None:
-        weights = weights * buffers["mask"].double()
+    if "hybrid_weights" not in params or "t_scale" not in params or buffers.get("mask") is None:
+        raise ImportRefused("predictor has no hybrid_weights / t_scale / mask")
+    # The window K is max_history_steps (effective_window_size is K - 1, the previous derivatives);
+    # the mask is the band the authors trained: a file where the two disagree is not understood.
+    window, mask_width = state.get("max_history_steps"), band_width(buffers["mask"])
+    if not isinstance(window, int) or mask_width != window:
+        raise ImportRefused(f"max_history_steps {window!r} disagrees with the band of the mask "
+                            f"({'not a band' if mask_width is None else f'width {mask_width}'})")
+    weights = params["hybrid_weights"].double() * buffers["mask"].double()
     steps = weights.shape[0]
     points = int(state.get("num_steps", steps + 1))
     dataset = str(loss.get("dataset_name", "unknown"))
-    smin, smax = float(loss.get("sigma_min", 0.002)), float(loss.get("sigma_max", 80.0))
-    betas = LSUN_LDM_BETAS if "lsun" in dataset else SD_BETAS
-    if loss.get("schedule_type", "polynomial") == "discrete":
-        sigmas = discrete_sigmas(points, smin, smax, betas)
-    else:
-        if dataset in DATASET_FAMILY:  # latent models: clamp to the model's sigma range
-            log_sigmas = discrete_log_sigmas(betas)
-            smin, smax = max(smin, log_sigmas[0].exp().item()), min(smax, log_sigmas[-1].exp().item())
-        sigmas = polynomial_sigmas(points, smin, smax, float(loss.get("schedule_rho", 7.0)))
+    sigmas, schedule = snapshot_sigmas(points, loss, dataset)
     family, model_type = DATASET_FAMILY.get(dataset, (f"EDM-{dataset}", "EDM"))
-    window = int(state.get("effective_window_size") or state.get("max_history_steps") or steps)
+    experiment = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    teacher = str(loss.get("solver_tea", "?")).replace("<solver solvers.", "").replace("_sampler>", "")
+    provenance = {"source": f"DyWeight authors' table {experiment} ({dataset})", "paper": PAPER, "repository": REPOSITORY,
+                  "file": f"exps/{experiment}/{os.path.basename(path)}", "sha256": file_sha256(path),
+                  "teacher": f"{teacher} {loss.get('teacher_steps', '?')} steps", "loss": loss.get("loss_type"),
+                  "cfg": float(state.get("guidance_rate") or 1.0), "guidance_type": state.get("guidance_type"),
+                  "scheduler": "dyweight", "schedule": schedule}
+    if dataset in LATENT_BETAS:
+        provenance["timestep"] = "continuous"  # CFGPrecond feeds the UNet fractional timesteps
     return CoefficientTable(
         steps=steps, window=window, weights=weights.tolist(), t_scale=params["t_scale"].double().reshape(-1).tolist(),
         sigmas=sigmas, convention="denoiser", afs=bool(state.get("afs", False)),
-        model={"family": family, "model_type": model_type, "shift": None},
-        provenance={"source": f"official table {os.path.basename(path)} ({dataset})",
-                    "teacher": f"{loss.get('teacher_steps', '?')} steps", "loss": loss.get("loss_type"),
-                    "cfg": float(state.get("guidance_rate") or 1.0), "schedule": loss.get("schedule_type")},
+        model={"family": family, "model_type": model_type, "shift": None}, provenance=provenance,
         name=os.path.splitext(os.path.basename(path))[0]).validate()
 
 

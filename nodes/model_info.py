@@ -5,6 +5,8 @@ import torch
 
 import comfy.model_sampling
 
+from ..dyweight_core.schedules import continuous_timestep
+
 FINGERPRINT_TENSORS = 8      # the first few tensors in name order ...
 FINGERPRINT_ELEMENTS = 4096  # ... and the first elements of each: milliseconds even for FLUX
 
@@ -51,16 +53,12 @@ def weight_fingerprint(module):
 
 
 class ContinuousTimestep:
-    """Discrete (SD1.x/SDXL) samplings map sigma to a timestep by argmin, which has no gradient;
-    interpolating log-sigma gives the same timesteps on the grid and lets time scales learn."""
+    """Discrete (SD1.x/SDXL) samplings map sigma to a timestep by argmin, which has no gradient.
+    Interpolating between the training timesteps as the DyWeight authors do gives the same timesteps
+    on the grid, lets time scales learn, and runs the authors' SD tables at the times they trained at."""
 
     def timestep(self, sigma):
-        log_sigmas = self.log_sigmas.to(sigma.device)
-        log_sigma = sigma.log().clamp(log_sigmas[0], log_sigmas[-1])
-        low = (torch.searchsorted(log_sigmas, log_sigma.detach().reshape(-1)) - 1).clamp(0, len(log_sigmas) - 2)
-        low = low.reshape(sigma.shape)
-        frac = (log_sigma - log_sigmas[low]) / (log_sigmas[low + 1] - log_sigmas[low])
-        return low.to(sigma.dtype) + frac
+        return continuous_timestep(sigma, self.sigmas)
 
 
 def continuous_sampling(sampling):
@@ -72,3 +70,17 @@ def continuous_sampling(sampling):
     continuous = cls.__new__(cls)
     continuous.__dict__.update(sampling.__dict__)
     return continuous
+
+
+def sampling_description(sampling):
+    """What the `dyweight` scheduler needs to know of a model sampling (see lookup.scheduler_sigmas)."""
+    info = {"sigma_min": float(sampling.sigma_min), "sigma_max": float(sampling.sigma_max),
+            "shift": float(getattr(sampling, "shift", 1.0))}
+    if isinstance(sampling, comfy.model_sampling.ModelSamplingFlux):
+        return dict(info, kind="flux")
+    if isinstance(sampling, comfy.model_sampling.ModelSamplingDiscreteFlow):
+        return dict(info, kind="flow")
+    if isinstance(sampling, comfy.model_sampling.ModelSamplingDiscrete) and \
+            not isinstance(sampling, comfy.model_sampling.ModelSamplingDiscreteEDM):
+        return dict(info, kind="discrete", grid=sampling.sigmas.detach().double().cpu())
+    return dict(info, kind="continuous")

@@ -3,15 +3,17 @@ import contextlib
 import logging
 import os
 
+import torch
+
 import comfy.k_diffusion.sampling
 import comfy.samplers
 import folder_paths
 from comfy_api.latest import io
 
 from ..dyweight_core import solver
-from ..dyweight_core.lookup import choose_table, scan_tables, sigmas_match
+from ..dyweight_core.lookup import SCHEDULER, choose_table, scan_tables, scheduler_sigmas, sigmas_match
 from ..dyweight_core.table import TableError, adams_bashforth_table
-from .model_info import continuous_sampling, find_patcher, model_identity
+from .model_info import continuous_sampling, find_patcher, model_identity, sampling_description
 
 SAMPLER_NAME = "dyweight"
 FOLDER = "dyweight"
@@ -34,6 +36,11 @@ def table_folders():
     return folder_paths.get_folder_paths(FOLDER) + [SHIPPED_DIR]
 
 
+def usable_tables():
+    """Every table that loads, user folders first (broken files are listed by Load Table, never used)."""
+    return [t for _, t in scan_tables(table_folders()) if not isinstance(t, TableError)]
+
+
 def resolve_table(model, sigmas, table=None):
     """The table a sampling run uses: the connected one (warn on mismatch), a looked-up one, or the fallback."""
     steps = len(sigmas) - 1
@@ -47,8 +54,7 @@ def resolve_table(model, sigmas, table=None):
         if not sigmas_match(table.sigmas, sigmas):
             logging.warning(f"[DyWeight] table '{table.label}' was calibrated on other sigmas than this schedule: using it as connected (DyWeight Scheduler gives its own)")
         return table
-    tables = [t for _, t in scan_tables(table_folders()) if not isinstance(t, TableError)]
-    chosen, message = choose_table(tables, model_identity(model), sigmas)
+    chosen, message = choose_table(usable_tables(), model_identity(model), sigmas)
     logging.info(message)
     return chosen if chosen is not None else adams_bashforth_table(sigmas)
 
@@ -76,12 +82,22 @@ def sample_dyweight(model, x, sigmas, extra_args=None, callback=None, disable=No
         return solver.sample_dyweight(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, table=table)
 
 
+def dyweight_scheduler(model_sampling, steps):
+    """The `dyweight` scheduler: the sigmas the matching table was trained on, else a documented formula."""
+    sigmas, message = scheduler_sigmas(usable_tables(), sampling_description(model_sampling), steps)
+    logging.info(message)
+    return torch.tensor(sigmas, dtype=torch.float32)
+
+
 def register_sampler():
-    """Put `dyweight` into KSampler / KSamplerAdvanced / KSamplerSelect (one shared list, appended in place)."""
+    """Put `dyweight` into the sampler dropdowns (KSampler, KSamplerAdvanced, KSamplerSelect) and the
+    scheduler dropdowns. The name lists are shared by every node and pack: extended in place, never rebound."""
     comfy.k_diffusion.sampling.sample_dyweight = sample_dyweight
-    for names in (comfy.samplers.KSampler.SAMPLERS, comfy.samplers.SAMPLER_NAMES):
-        if SAMPLER_NAME not in names:
-            names.append(SAMPLER_NAME)
+    comfy.samplers.SCHEDULER_HANDLERS[SCHEDULER] = comfy.samplers.SchedulerHandler(dyweight_scheduler, use_ms=True)
+    for names, name in ((comfy.samplers.KSampler.SAMPLERS, SAMPLER_NAME), (comfy.samplers.SAMPLER_NAMES, SAMPLER_NAME),
+                        (comfy.samplers.KSampler.SCHEDULERS, SCHEDULER), (comfy.samplers.SCHEDULER_NAMES, SCHEDULER)):
+        if name not in names:
+            names.append(name)
 
 
 class DyWeightSampler(io.ComfyNode):

@@ -8,7 +8,7 @@ from comfy_api.latest import io, ui
 
 from ..dyweight_core import heatmap
 from ..dyweight_core.lookup import read_cached, scan_tables
-from ..dyweight_core.official import schedule_for
+from ..dyweight_core.schedules import flux_mu, table_sigmas
 from ..dyweight_core.table import TableError, save_table
 from .sampler import TABLE, table_folders, user_table_dir
 
@@ -93,18 +93,20 @@ class DyWeightScheduler(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="DyWeightScheduler", display_name="DyWeight Scheduler", category="sampling/custom_sampling/schedulers",
-            description="The sigmas a table was calibrated on, for SamplerCustomAdvanced graphs.",
+            description="The sigmas a table was calibrated on, for SamplerCustomAdvanced graphs. The authors' FLUX "
+                        "tables follow FLUX's shifted schedule for the image size; every other table has its own sigmas.",
             inputs=[TABLE.Input("table", tooltip="The table whose schedule to output."),
                     io.Int.Input("resolution", default=1024, min=256, max=4096, step=64, optional=True,
-                                 tooltip="Image size, for families whose schedule depends on it (FLUX)."),
+                                 tooltip="Image size, for tables that follow it (the authors' FLUX tables)."),
                     io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01, optional=True,
-                                   tooltip="As in BasicScheduler: the tail of a longer schedule (FLUX tables).")],
+                                   tooltip="As in BasicScheduler: the tail of a longer schedule (tables that follow the image size); "
+                                           "0 gives an empty schedule.")],
             outputs=[io.Sigmas.Output()],
         )
 
     @classmethod
     def execute(cls, table, resolution=1024, denoise=1.0) -> io.NodeOutput:
-        return io.NodeOutput(torch.tensor(schedule_for(table, resolution, denoise), dtype=torch.float32))
+        return io.NodeOutput(torch.tensor(table_sigmas(table, flux_mu(resolution), denoise), dtype=torch.float32))
 
 
 class DyWeightInspect(io.ComfyNode):

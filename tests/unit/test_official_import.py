@@ -1,6 +1,7 @@
-"""Safe import of the authors' tables: synthetic snapshots with the documented structure (a benign one
-built from the shared reference numbers, hostile ones that would run a command), the FLUX .pt files, the CLI."""
+"""Safe import of the authors' tables: the 40 original snapshots, synthetic ones with the same structure (a
+benign one, hostile ones that would run a command, one whose window and mask disagree), the FLUX .pt files, the CLI."""
 import collections
+import glob
 import json
 import os
 import pickle
@@ -11,7 +12,8 @@ import types
 import pytest
 import torch
 
-from dyweight_core.official import ImportRefused, flux_sigmas, import_table
+from dyweight_core.official import ImportRefused, import_table
+from dyweight_core.schedules import flux_sigmas
 from dyweight_core.table import load_table
 
 flat = lambda rows: [float(v) for row in rows for v in row]
@@ -46,17 +48,22 @@ class Persistent:
         return (_reconstruct_persistent_obj, (self.meta,))
 
 
+def band(n, window):
+    return torch.tensor([[1.0 if i - window < j <= i else 0.0 for j in range(n)] for i in range(n)])
+
+
 def write_snapshot(path, entry, extra_state=None):
+    """As the authors' code writes them: max_history_steps is the window K, effective_window_size K - 1."""
     n = entry["num_steps"] - 1
     W = torch.tensor(entry["weights"], dtype=torch.float32)
-    mask = (W != 0).float()
+    mask = band(n, entry["window"])
     unmasked = W + (1 - mask) * 0.37  # junk outside the band must be masked away on import
     predictor_state = {
         "_parameters": collections.OrderedDict(hybrid_weights=torch.nn.Parameter(unmasked),
                                                t_scale=torch.nn.Parameter(torch.tensor(entry["t_scale"]))),
         "_buffers": collections.OrderedDict(mask=mask), "num_steps": entry["num_steps"], "max_history_steps": entry["window"],
         "afs": entry["afs"], "guidance_type": entry.get("guidance_type"), "guidance_rate": entry.get("guidance_rate"),
-        "init_mode": "ab", "effective_window_size": entry["window"], **(extra_state or {})}
+        "init_mode": "ab", "effective_window_size": entry["window"] - 1, **(extra_state or {})}
     loss_state = {k: entry[k] for k in ("teacher_steps", "schedule_type", "schedule_rho", "sigma_min", "sigma_max", "loss_type")}
     loss_state.update(dataset_name=entry["dataset"], sampler_stu=sys.modules["solvers"].dyweight_sampler,
                       sampler_tea=sys.modules["solvers"].heun_sampler)
@@ -137,7 +144,37 @@ def test_shared_reference_numbers_survive_a_snapshot_round_trip(official, tmp_pa
         assert (table.afs, table.window, table.steps) == (entry["afs"], entry["window"], entry["num_steps"] - 1)
         assert all(b < a for a, b in zip(table.sigmas, table.sigmas[1:]))
         if entry["dataset"] == "ms_coco":
-            assert table.model["family"] == "SD15" and 14.0 < table.sigmas[0] < 14.7 and table.sigmas[-1] > 0.029
+            assert table.model["family"] == "SD15" and table.provenance["timestep"] == "continuous"
+            assert table.sigmas[0] == pytest.approx(14.614643) and table.sigmas[-1] == pytest.approx(0.02916716, rel=1e-6)
+
+
+def test_all_40_originals_import_with_the_published_numbers(official):
+    """The authors' own files, not ours: window from max_history_steps, checked against the mask."""
+    data = json.load(open(os.path.join(official, "edm_ldm_tables.json")))["tables"]
+    paths = sorted(glob.glob(os.path.join(official, "pkl", "*", "network-snapshot-*.pkl")))
+    assert len(paths) == len(data) == 40
+    for path in paths:
+        experiment = os.path.basename(os.path.dirname(path))
+        entry, table = data[experiment], import_table(path)
+        assert (table.window, table.steps, table.afs) == (entry["window"], entry["num_steps"] - 1, entry["afs"]), experiment
+        assert flat(table.weights) == pytest.approx(flat(entry["weights"]), abs=1e-7), experiment
+        assert table.t_scale == pytest.approx(entry["t_scale"], abs=1e-7), experiment
+        assert table.provenance["sha256"] == entry["sha256"] and table.provenance["file"] == entry["file"]
+        assert table.provenance["cfg"] == (entry["guidance_rate"] or 1.0)
+
+
+def test_window_that_disagrees_with_the_mask_is_refused(tmp_path):
+    path = tmp_path / "network-snapshot-odd.pkl"
+    write_snapshot(path, dict(SMALL, window=3))  # weights fit window 2, but the file claims 3 ...
+    with open(path, "rb") as f:
+        raw = f.read()
+    write_snapshot(path, SMALL, extra_state={"max_history_steps": 3})  # ... and a mask of width 2
+    with pytest.raises(ImportRefused, match="max_history_steps 3 disagrees with the band of the mask .width 2"):
+        import_table(str(path))
+    assert raw  # the consistent window-3 file imports
+    consistent = tmp_path / "network-snapshot-ok.pkl"
+    consistent.write_bytes(raw)
+    assert import_table(str(consistent)).window == 3
 
 
 def test_flux_tables(official):
@@ -148,7 +185,8 @@ def test_flux_tables(official):
         assert table.convention == "velocity" and not table.afs and table.model["family"] == "Flux"
         assert flat(table.weights) == pytest.approx(flat(raw["dyweight_weights_raw"].double().tolist()))
         assert table.t_scale == pytest.approx(raw["dyweight_t_scales"].double().tolist())
-        assert table.sigmas == pytest.approx(flux_sigmas(steps, 1024)) and table.sigmas[0] == 1.0
+        assert table.sigmas == pytest.approx(flux_sigmas(steps, 1.15)) and table.sigmas[0] == 1.0
+        assert table.provenance["schedule"] == "flux_shift" and len(table.provenance["sha256"]) == 64
 
 
 def test_cli(official, tmp_path):

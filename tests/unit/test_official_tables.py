@@ -1,28 +1,20 @@
-"""The authors' released tables (../shared/official) run through our solver and match the independent
-implementation of the equations. Skipped cleanly when ../shared is absent."""
+"""The authors' released tables (../shared/official), imported from the original files, run through our solver
+and match the independent implementation of the equations. Skipped cleanly when ../shared is absent."""
 import glob
 import json
-import math
 import os
 
+import pytest
 import torch
 
+from dyweight_core.official import import_table
+from dyweight_core.schedules import flux_sigmas
 from dyweight_core.solver import sample_dyweight
-from dyweight_core.table import CoefficientTable
 from dyweight_core.testbed import GaussianMixture
 from dyweight_reference import reference_dyweight
 
 MIX = GaussianMixture.pictures(count=8, size=8)
-
-
-def edm_sigmas(n_points, smin=0.002, smax=80.0, rho=7.0):
-    i = torch.arange(n_points, dtype=torch.float64) / (n_points - 1)
-    return ((smax ** (1 / rho) + i * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho).tolist()
-
-
-def flux_sigmas(n, mu=1.15):
-    t = torch.linspace(1, 1 / n, n, dtype=torch.float64)
-    return (math.exp(mu) / (math.exp(mu) + (1 / t - 1))).tolist() + [0.0]
+flat = lambda rows: [float(v) for row in rows for v in row]
 
 
 def check(table, kind, sigmas, gaps):
@@ -40,17 +32,14 @@ def check(table, kind, sigmas, gaps):
 
 
 def test_edm_ldm_tables(official):
+    """Each of the 40 original snapshots, imported, on the schedule it was trained on."""
     data = json.load(open(os.path.join(official, "edm_ldm_tables.json")))["tables"]
     gaps = []
-    for name, e in data.items():
-        n = e["num_steps"] - 1
-        if e["dataset"] == "ms_coco" or "mscoco" in name:
-            sigmas = torch.linspace(14.6, 0.03, e["num_steps"]).tolist()  # any decreasing schedule tests the maths
-        else:
-            sigmas = edm_sigmas(e["num_steps"], e.get("sigma_min") or 0.002, e.get("sigma_max") or 80.0, e.get("schedule_rho") or 7.0)
-        table = CoefficientTable(steps=n, window=e["window"], weights=e["weights"], t_scale=e["t_scale"], sigmas=sigmas,
-                                 convention=e["convention"], afs=bool(e["afs"]), name=name).validate()
-        check(table, "eps", sigmas, gaps)
+    for path in sorted(glob.glob(os.path.join(official, "pkl", "*", "*.pkl"))):
+        table = import_table(path)
+        entry = data[os.path.basename(os.path.dirname(path))]
+        assert flat(table.weights) == pytest.approx(flat(entry["weights"]), abs=1e-7) and table.t_scale == pytest.approx(entry["t_scale"], abs=1e-7)
+        check(table, "eps", table.sigmas, gaps)
     assert len(gaps) == len(data) == 40
     print(f"official EDM/LDM tables: {len(gaps)} reproduced, max relative gap float64 {max(g[0] for g in gaps):.1e}, float32 {max(g[1] for g in gaps):.1e}")
 
@@ -61,11 +50,7 @@ def test_flux_tables(official):
     gaps = []
     for path in files:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-        W = raw["dyweight_weights_raw"].double()
-        n = W.shape[0]
-        sigmas = flux_sigmas(n)
-        table = CoefficientTable(steps=n, window=int(raw["window_size"]), weights=W.tolist(),
-                                 t_scale=raw["dyweight_t_scales"].double().tolist(), sigmas=sigmas,
-                                 convention="velocity", name=os.path.basename(path)).validate()
-        check(table, "flow", sigmas, gaps)
+        table = import_table(path)
+        assert flat(table.weights) == pytest.approx(raw["dyweight_weights_raw"].double().reshape(-1).tolist())
+        check(table, "flow", flux_sigmas(table.steps, 1.15), gaps)
     print(f"official FLUX tables: {len(gaps)} reproduced, max relative gap float64 {max(g[0] for g in gaps):.1e}, float32 {max(g[1] for g in gaps):.1e}")

@@ -1,9 +1,7 @@
-"""Heatmap pixels and the schedules a table runs on."""
-import pytest
+"""Heatmap pixels and text."""
 
 from dyweight_core.heatmap import CELL, OUTSIDE, cell_origin, render, summary
-from dyweight_core.official import flux_sigmas, schedule_for
-from dyweight_core.table import CoefficientTable, TableError
+from dyweight_core.table import CoefficientTable
 
 
 def table(**kw):
@@ -35,15 +33,3 @@ def test_summary_reads_well():
     text = summary(table(provenance={"source": "test", "cfg": 7.0}))
     assert "3 steps, window 2" in text and "row sums (step multipliers): 1.200, 0.900, 1.200" in text
     assert "time scales: 0.950, 1.000, 1.050" in text and "cfg=7" in text
-
-
-def test_schedule_for_tables():
-    t = table()
-    assert schedule_for(t) == t.sigmas
-    with pytest.raises(TableError, match="fixed schedule"):
-        schedule_for(t, denoise=0.5)
-    flux = table(convention="velocity", model={"family": "Flux", "model_type": "FLUX"}, sigmas=flux_sigmas(3, 1024))
-    assert schedule_for(flux, 1024) == pytest.approx(flux_sigmas(3, 1024))
-    assert schedule_for(flux, 512)[1] < schedule_for(flux, 1024)[1]  # smaller images: less shift
-    half = schedule_for(flux, 1024, denoise=0.5)
-    assert len(half) == 4 and half == pytest.approx(flux_sigmas(6, 1024)[-4:])
