@@ -103,11 +103,12 @@ def choose_table(tables, identity, sigmas):
         return None, f"[DyWeight] no table for {describe(identity, steps)}{why}: using the Adams-Bashforth fallback (= ipndm){hint}"
     (schedule_miss, rank), table = best
     how = "weight fingerprint" if rank == 0 else "family"
-    source = f" [{table.provenance['source']}]" if table.provenance.get("source") else ""
+    source = f" (from {table.provenance['source']})" if table.provenance.get("source") else ""
+    used = f"[DyWeight] using table '{table.label}' ({how} match) for {describe(identity, steps)}"
     if schedule_miss:
-        return table, (f"[DyWeight] using table '{table.label}'{source} ({how} match) for {describe(identity, steps)}, "
-                       f"but its sigmas differ from this schedule: results may be off; use scheduler=dyweight, or calibrate for this scheduler")
-    return table, f"[DyWeight] using table '{table.label}'{source} ({how} match) for {describe(identity, steps)}"
+        return table, (f"{used}, but its sigmas differ from this schedule: results may be off; use scheduler=dyweight, "
+                       f"or calibrate for this scheduler{source}")
+    return table, used + source
 
 
 # --- the `dyweight` scheduler -------------------------------------------------------------------------

@@ -84,3 +84,45 @@ def flux_conditioning(seed=1):
     with torch.inference_mode():
         g = torch.Generator().manual_seed(seed)
         return [[torch.randn(1, 4, 32, generator=g), {"pooled_output": torch.randn(1, 16, generator=g), "guidance": 3.5}]]
+
+
+# --- models whose family ComfyUI detects from a state dict, as for a real checkpoint -------------------
+SD15_DETECTABLE = dict(SD15_FULL, num_res_blocks=[1], transformer_depth=[1], channel_mult=[1],
+                       transformer_depth_output=[1, 1])  # SD15's 320 channels and 768-d context: 26M parameters
+
+
+def sd15_state_dict(seed=0):
+    """A diffusion-model state dict ComfyUI's detection reads as SD15 (one UNet level, random weights)."""
+    import comfy.ldm.modules.diffusionmodules.openaimodel as openaimodel
+    import comfy.ops
+    with torch.device("meta"):
+        shapes = openaimodel.UNetModel(**SD15_DETECTABLE, operations=comfy.ops.disable_weight_init).state_dict()
+    g = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(v.shape, generator=g) * 0.02 for k, v in shapes.items()}
+
+
+def detected_sd15(seed=0):
+    """SD15 loaded the way UNETLoader loads a diffusion-model file: ComfyUI detects the family."""
+    import comfy.sd
+    with torch.inference_mode():
+        return comfy.sd.load_diffusion_model_state_dict(sd15_state_dict(seed))
+
+
+def detected_flux(schnell=False, seed=0):
+    """Flux (or FluxSchnell, without the guidance embedder) as ComfyUI detects it from a real-size state
+    dict (on the meta device: no memory), instantiated tiny: the detected config with FLUX_TINY's sizes."""
+    import comfy.ldm.flux.model
+    import comfy.model_detection
+    import comfy.ops
+    real = dict(FLUX_TINY, hidden_size=3072, num_heads=24, mlp_ratio=4.0, axes_dim=[16, 56, 56], context_in_dim=4096,
+                vec_in_dim=768, guidance_embed=not schnell)
+    with torch.device("meta"):
+        shapes = comfy.ldm.flux.model.Flux(**{k: v for k, v in real.items() if k != "image_model"},
+                                           operations=comfy.ops.disable_weight_init).state_dict()
+    config = comfy.model_detection.model_config_from_unet(shapes, "")
+    config.unet_config.update({k: v for k, v in FLUX_TINY.items() if k != "guidance_embed"})
+    config.set_inference_dtype(torch.float32, None)
+    with torch.inference_mode():
+        base = config.get_model({})
+        _randomise(base.diffusion_model, seed)
+        return _patcher(base)

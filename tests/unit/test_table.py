@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from dyweight_core.lookup import choose_table, scan_tables
+from dyweight_core import schedules
+from dyweight_core.lookup import choose_table, scan_tables, scheduler_sigmas
 from dyweight_core.table import CoefficientTable, TableError, adams_bashforth_table, load_table, save_table
 
 SIGMAS = [14.6, 6.1, 2.4, 0.9, 0.0]
@@ -102,7 +103,42 @@ def test_lookup_rules(tmp_path):
     tail = [6.1, 2.4, 0.9, 0.3, 0.0]  # 4 steps of a longer schedule (denoise < 1 / start_step): not this table
     t, msg = choose_table([family, exact], ident, tail)
     assert t is None and "another sigma range" in msg
-    assert t is None
+
+
+def test_lookup_of_tables_made_on_the_dyweight_scheduler():
+    """The authors' tables: FLUX's follow the model's shift (resolution), SD's end at sigma_min."""
+    flux = good_table(name="flux", convention="velocity", sigmas=schedules.flux_sigmas(4, 1.15),
+                      model={"family": "Flux", "model_type": "FLUX", "shift": None},
+                      provenance={"scheduler": "dyweight", "schedule": "flux_shift", "source": "the authors"})
+    for mu in (0.63, 1.15, 1.3):  # 512, 1024, 1152 px: the same table, no warning
+        t, msg = choose_table([flux], {"family": "Flux", "model_type": "FLUX", "shift": mu}, schedules.flux_sigmas(4, mu))
+        assert t is flux and "differ" not in msg and msg.endswith("(from the authors)")
+    own = flux.replace(name="own", provenance={"scheduler": "beta"}, model={**flux.model, "shift": 1.15})
+    t, msg = choose_table([own], {"family": "Flux", "model_type": "FLUX", "shift": 0.63}, schedules.flux_sigmas(4, 0.63))
+    assert t is own and "sigmas differ" in msg  # another shift is another schedule, not another model
+    assert choose_table([flux], {"family": "FluxSchnell", "model_type": "FLOW", "shift": 1.0}, schedules.flux_sigmas(4, 1.0))[0] is None
+    sd = good_table(name="sd4", sigmas=[14.61, 4.09, 1.62, 0.695, 0.0292], provenance={"scheduler": "dyweight"})
+    karras = [14.61, 3.17, 0.447, 0.0292, 0.0]
+    t, msg = choose_table([sd], {"family": "SD15", "model_type": "EPS"}, karras)
+    assert t is None and msg.endswith("scheduler=dyweight would use table 'sd4'")
+
+
+def test_dyweight_scheduler_choice():
+    grid = schedules.ldm_sigmas()
+    discrete = {"kind": "discrete", "sigma_min": grid[0].item(), "sigma_max": grid[-1].item(), "shift": 1.0, "grid": grid}
+    ten = schedules.polynomial_sigmas(11, grid[0].item(), grid[-1].item())
+    authors = good_table(name="sd10", steps=10, window=1, weights=[[float(i == j) for j in range(10)] for i in range(10)],
+                         t_scale=[1.0] * 10, sigmas=ten, provenance={"scheduler": "dyweight"})
+    karras = authors.replace(name="k", provenance={"scheduler": "karras"}, sigmas=ten[:-1] + [0.0])
+    sigmas, msg = scheduler_sigmas([karras, authors], discrete, 10)
+    assert sigmas == ten and "'sd10'" in msg  # only tables made on this scheduler give it sigmas
+    sigmas, msg = scheduler_sigmas([karras], discrete, 10)
+    assert sigmas == schedules.discrete_sigmas(11, grid) and "no table" in msg
+    assert scheduler_sigmas([authors], discrete, 4)[0] == schedules.discrete_sigmas(5, grid)
+    assert scheduler_sigmas([], {"kind": "flux", "shift": 0.8}, 3)[0] == schedules.flux_sigmas(3, 0.8)
+    assert scheduler_sigmas([], {"kind": "flow", "shift": 3.0}, 3)[0] == schedules.shifted_flow_sigmas(3, 3.0)
+    edm = scheduler_sigmas([], {"kind": "continuous", "sigma_min": 0.002, "sigma_max": 80.0}, 5)[0]
+    assert edm == schedules.polynomial_sigmas(6, 0.002, 80.0)
 
 
 def test_scan_survives_broken_files(tmp_path):
