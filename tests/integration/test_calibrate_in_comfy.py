@@ -82,11 +82,11 @@ def test_continuous_timestep_agrees_with_comfy_on_the_grid(mods):
     assert 10 < float(patched.timestep(mid)) < 11
 
 
-def calibrate_demo(mods, kind="eps", steps=4, iterations=40, seed=0, **kw):
+def calibrate_demo(mods, kind="eps", steps=4, iterations=40, seed=0, scheduler=None, **kw):
     node = mods["calibrate"].DyWeightCalibrate
     with torch.inference_mode():
         model, pos, neg, latent = mods["testbed"].DyWeightDemoModel.execute(kind, 3.0, 1, 0).result
-        out = node.execute(model, neg, neg, latent, steps, "karras" if kind != "flow" else "simple", 1.0,
+        out = node.execute(model, neg, neg, latent, steps, scheduler or ("karras" if kind != "flow" else "simple"), 1.0,
                            teacher_steps=64, iterations=iterations, seed=seed, samples=32, holdout=16, batch_size=8,
                            learning_rate=3e-3, **kw)
     return model, out.result
@@ -165,6 +165,35 @@ def test_saved_table_is_used_by_plain_ksampler(mods, tmp_path, caplog):
         assert any("using table 'demo_eps_4' (weight fingerprint match)" in r.message for r in caplog.records)
         ipndm = comfy.sample.sample(model, noise, 4, 1.0, "ipndm", "karras", cond, cond, latent, disable_pbar=True)
         assert (ours - ipndm).abs().max() > 1e-3
+    finally:
+        folder_paths.folder_names_and_paths["dyweight"] = saved
+
+
+def test_calibrating_on_the_dyweight_scheduler_then_sampling_with_it(mods, tmp_path, caplog):
+    """scheduler=dyweight is a scheduler like any other for Calibrate; the table records it, and
+    dyweight + dyweight in a plain KSampler then finds the table and its schedule."""
+    import comfy.sample
+    import comfy.samplers
+    import folder_paths
+    from comfyui_dyweight.nodes.tables import DyWeightSaveTable
+    model, (table, _) = calibrate_demo(mods, steps=4, iterations=10, scheduler="dyweight")
+    sampling = model.get_model_object("model_sampling")
+    assert table.provenance["scheduler"] == "dyweight"
+    assert table.sigmas == pytest.approx(comfy.samplers.calculate_sigmas(sampling, "dyweight", 4).tolist())
+    assert table.sigmas[-1] > 0  # the LDM discrete schedule of the authors' SD tables ends at sigma_min
+    saved = folder_paths.folder_names_and_paths["dyweight"]
+    folder_paths.folder_names_and_paths["dyweight"] = ([str(tmp_path)], saved[1])
+    try:
+        inner = [s * 0.999 for s in table.sigmas[1:-1]]  # as if learned: the scheduler must serve these, the user's
+        DyWeightSaveTable.execute(table.replace(sigmas=table.sigmas[:1] + inner + table.sigmas[-1:]), "dw4", False)
+        assert comfy.samplers.calculate_sigmas(sampling, "dyweight", 4).tolist()[1] == pytest.approx(table.sigmas[1] * 0.999)
+        latent = torch.zeros((2,) + tuple(model.model.diffusion_model.means.shape[1:]))
+        cond = mods["testbed"].prompt_conditioning(model.model.diffusion_model.mixture, [])
+        with caplog.at_level(logging.INFO), torch.inference_mode():
+            comfy.sample.sample(model, comfy.sample.prepare_noise(latent, 3), 4, 1.0, "dyweight", "dyweight", cond, cond,
+                                latent, disable_pbar=True)
+        used = [r.message for r in caplog.records if "using table" in r.message]
+        assert len(used) == 1 and "'dw4' (weight fingerprint match)" in used[0] and "differ" not in used[0]
     finally:
         folder_paths.folder_names_and_paths["dyweight"] = saved
 
