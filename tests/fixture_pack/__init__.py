@@ -1,6 +1,10 @@
 """A second custom node pack, for the tests: it registers a sampler and a scheduler the way packs should
 (extending ComfyUI's shared lists in place), so tests can prove that ours and others' coexist in either
-load order; and it makes random conditioning, so server tests can drive SD/FLUX models without a text encoder."""
+load order; it makes random conditioning, so server tests can drive SD/FLUX models without a text encoder;
+and it gives a tiny Flux whose family ComfyUI detected (a real FLUX file is 3072 wide even with one block)."""
+import os
+import sys
+
 import torch
 
 import comfy.k_diffusion.sampling
@@ -55,4 +59,21 @@ class FixtureConditioning:
         return ([[torch.randn(1, tokens, width, generator=g), extra]],)
 
 
-NODE_CLASS_MAPPINGS = {"FixtureConditioning": FixtureConditioning}
+class FixtureFluxModel:
+    """tests/comfy_models.detected_flux: ComfyUI's detection on a real-size state dict, tiny weights."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"schnell": ("BOOLEAN", {"default": False, "tooltip": "FLUX.1-schnell instead of dev"})}}
+
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "make"
+    CATEGORY = "testing"
+
+    def make(self, schnell):
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+        import comfy_models
+        return (comfy_models.detected_flux(schnell=schnell),)
+
+
+NODE_CLASS_MAPPINGS = {"FixtureConditioning": FixtureConditioning, "FixtureFluxModel": FixtureFluxModel}

@@ -5,20 +5,17 @@ tables) on the authors' schedule (computed here, not by the pack), with the mode
 continuous timesteps (computed here too)."""
 import json
 import logging
-import math
 import os
 
-import numpy as np
 import pytest
 import torch
 
-from dyweight_reference import reference_dyweight
-
-SD_STEPS = {4: "00036-mscoco-nfe8", 6: "00037-mscoco-nfe12", 8: "00038-mscoco-nfe16", 10: "00039-mscoco-nfe20"}
-
+from authors_reference import (SD_STEPS, authors_sd_grid, authors_sd_schedule, authors_timestep_sampling, flux_sigmas,
+                               reference_sampler, with_flux_shift)
 
 @pytest.fixture(scope="module")
 def comfy(pack):
+    import comfy.model_sampling
     import comfy.sample
     import comfy.samplers
     return comfy
@@ -56,54 +53,6 @@ def flux_conditioning(seed=1):
     with torch.inference_mode():
         g = torch.Generator().manual_seed(seed)
         return [[torch.randn(1, 4, 32, generator=g), {"pooled_output": torch.randn(1, 16, generator=g), "guidance": 3.5}]], []
-
-
-# --- the authors' side, written out independently ------------------------------------------------------
-def authors_sd_grid():
-    """SD1.5's 1000 training sigmas (float64 numpy), index 0 = sigma_min."""
-    betas = np.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=np.float64) ** 2
-    abar = np.cumprod(1 - betas)
-    return np.sqrt((1 - abar) / abar)
-
-
-def authors_timestep(sigma, grid):
-    """CFGPrecond: c_noise = 1000 t - 1 with t linear in log alpha between the grid points."""
-    minus_log_alpha = 0.5 * np.log1p(grid ** 2)  # increasing with the index
-    return float(np.interp(0.5 * math.log1p(sigma ** 2), minus_log_alpha, np.arange(1000.0)))
-
-
-def authors_sd_schedule(entry, grid):
-    points = entry["num_steps"]
-    if entry["schedule_type"] == "discrete":  # uniform in the timestep index, log alpha interpolated
-        log_alpha = -0.5 * np.log1p(grid ** 2)
-        la = np.interp(np.linspace(999, 0, points), np.arange(1000.0), log_alpha)
-        return np.sqrt(np.exp(-2 * la) - 1).tolist()
-    smin, smax, rho = grid[0], grid[-1], entry["schedule_rho"]
-    i = np.arange(points) / (points - 1)
-    return ((smax ** (1 / rho) + i * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho).tolist()
-
-
-def authors_timestep_sampling(model, grid):
-    """The model's own sampling, but with the authors' continuous timesteps instead of ComfyUI's argmin."""
-    sampling = model.get_model_object("model_sampling")
-
-    class AuthorsTimesteps(type(sampling)):
-        def timestep(self, sigma):
-            return torch.tensor([authors_timestep(float(s), grid) for s in sigma.reshape(-1)], dtype=sigma.dtype).reshape(sigma.shape)
-
-    patched = model.clone()
-    replaced = AuthorsTimesteps.__new__(AuthorsTimesteps)
-    replaced.__dict__.update(sampling.__dict__)
-    patched.add_object_patch("model_sampling", replaced)
-    return patched
-
-
-def reference_sampler(comfy, W, s, window, convention):
-    def fn(model, x, sigmas, extra_args=None, callback=None, disable=None):
-        ones = x.new_ones([x.shape[0]])
-        return reference_dyweight(lambda y, sig: model(y.float(), sig * ones, **(extra_args or {})), x, sigmas.tolist(),
-                                  W, s, window, convention=convention).float()
-    return comfy.samplers.KSAMPLER(fn)
 
 
 def ksampler(comfy, model, steps, scheduler, positive, negative, latent, cfg):
@@ -144,7 +93,7 @@ def test_sd15_plain_ksampler_runs_the_authors_table(comfy, sd15, official, steps
 def test_flux_plain_ksampler_runs_the_authors_table(comfy, flux, official, steps, size, caplog):
     raw = torch.load(os.path.join(official, "flux", f"dyweight_nfe{steps}.pt"), map_location="cpu", weights_only=True)
     mu = 0.5 + (1.15 - 0.5) * ((size // 16) ** 2 - 256) / (4096 - 256)  # ModelSamplingFlux at this image size
-    model = with_flux_shift(flux, mu)
+    model = with_flux_shift(comfy, flux, mu)
     positive, negative = flux_conditioning()
     latent = torch.zeros(1, 16, 8, 8)
     for scheduler in ("dyweight", "simple"):
@@ -153,8 +102,7 @@ def test_flux_plain_ksampler_runs_the_authors_table(comfy, flux, official, steps
             ours = ksampler(comfy, model, steps, scheduler, positive, negative, latent, 1.0)
         used = [r.message for r in caplog.records if "using table" in r.message]
         assert len(used) == 1 and f"'flux1dev_dyweight_{steps}steps'" in used[0] and "differ" not in used[0], used
-    t = np.linspace(1, 1 / steps, steps)
-    sigmas = torch.tensor((math.exp(mu) / (math.exp(mu) + (1 / t - 1))).tolist() + [0.0], dtype=torch.float32)
+    sigmas = torch.tensor(flux_sigmas(steps, mu), dtype=torch.float32)
     sampler = reference_sampler(comfy, raw["dyweight_weights_raw"].tolist(), raw["dyweight_t_scales"].tolist(),
                                 int(raw["window_size"]), "velocity")
     noise = comfy.sample.prepare_noise(latent, 42)
@@ -164,17 +112,6 @@ def test_flux_plain_ksampler_runs_the_authors_table(comfy, flux, official, steps
                                        latent, disable_pbar=True)
     print(f"FLUX {steps} steps at {size}px: ours vs reference {rel_gap(ours, reference):.1e}, euler vs reference {rel_gap(euler, reference):.1e}")
     assert rel_gap(ours, reference) < min(1e-4, rel_gap(euler, reference) / 20)
-
-
-def with_flux_shift(model, mu):
-    """What the ModelSamplingFlux node does for an image size."""
-    import comfy.model_sampling
-    patched = model.clone()
-    cls = type("ModelSamplingAdvanced", (comfy.model_sampling.ModelSamplingFlux, comfy.model_sampling.CONST), {})
-    sampling = cls(model.model.model_config)
-    sampling.set_parameters(shift=mu)
-    patched.add_object_patch("model_sampling", sampling)
-    return patched
 
 
 def test_flux_schnell_gets_no_flux_dev_table(comfy, models, caplog):
@@ -203,4 +140,4 @@ def test_dyweight_scheduler_serves_tables_and_formulas(comfy, sd15, flux):
     sd5 = calc(sd15, 5)  # no table: the LDM discrete formula
     assert sd5 == pytest.approx(schedules.discrete_sigmas(6, schedules.ldm_sigmas()), rel=1e-6)
     assert calc(flux, 4) == pytest.approx(schedules.flux_sigmas(4, 1.15), rel=1e-6)
-    assert calc(with_flux_shift(flux, 0.7), 4) == pytest.approx(schedules.flux_sigmas(4, 0.7), rel=1e-6)
+    assert calc(with_flux_shift(comfy, flux, 0.7), 4) == pytest.approx(schedules.flux_sigmas(4, 0.7), rel=1e-6)
