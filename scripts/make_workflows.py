@@ -30,14 +30,14 @@ def sd15_base():
     }
 
 
-def ksampler(sampler, steps=6, seed=42, latent=("4", 0), title=None, model=("1", 0)):
-    return node("KSampler", title or f"KSampler ({sampler})", model=list(model), seed=seed, steps=steps, cfg=7.0,
-                sampler_name=sampler, scheduler="karras", positive=["2", 0], negative=["3", 0], latent_image=list(latent), denoise=1.0)
+def ksampler(sampler, scheduler="karras", steps=6, seed=42, latent=("4", 0), title=None, model=("1", 0)):
+    return node("KSampler", title or f"KSampler ({sampler}, {scheduler})", model=list(model), seed=seed, steps=steps, cfg=7.5,
+                sampler_name=sampler, scheduler=scheduler, positive=["2", 0], negative=["3", 0], latent_image=list(latent), denoise=1.0)
 
 
 def txt2img():
     g = sd15_base()
-    g["5"] = ksampler("dyweight", title="KSampler (sampler: dyweight)")
+    g["5"] = ksampler("dyweight", "dyweight", title="KSampler: dyweight + dyweight (the shipped SD1.5 table, 4/6/8/10 steps)")
     g["6"] = node("VAEDecode", samples=["5", 0], vae=["1", 2])
     g["7"] = node("SaveImage", images=["6", 0], filename_prefix="dyweight")
     return g, {"1": (0, 0), "2": (340, -120), "3": (340, 120), "4": (340, 330), "5": (720, 0), "6": (1060, 0), "7": (1300, 0)}
@@ -62,7 +62,7 @@ def grid():
     decoded = []
     for k, sampler in enumerate(["dyweight", "euler", "dpmpp_2m", "ipndm"]):
         ks, dec = str(10 + k), str(20 + k)
-        g[ks] = ksampler(sampler)
+        g[ks] = ksampler(sampler, "dyweight" if sampler == "dyweight" else "karras")
         g[dec] = node("VAEDecode", samples=[ks, 0], vae=["1", 2])
         layout[ks], layout[dec] = (720, -300 + 260 * k), (1060, -300 + 260 * k)
         decoded.append(dec)
@@ -75,24 +75,26 @@ def grid():
 
 
 def flux():
+    """FLUX.1-dev as ComfyUI's own example builds it, with dyweight picked in KSamplerSelect and BasicScheduler:
+    the shipped 7-step table is found automatically, at the resolution ModelSamplingFlux sets."""
     g = {
         "1": node("UNETLoader", unet_name="flux1-dev.safetensors", weight_dtype="default"),
         "2": node("DualCLIPLoader", clip_name1="t5xxl_fp16.safetensors", clip_name2="clip_l.safetensors", type="flux", device="default"),
         "3": node("VAELoader", vae_name="ae.safetensors"),
         "4": node("CLIPTextEncode", "Prompt", text=PROMPT, clip=["2", 0]),
         "5": node("FluxGuidance", conditioning=["4", 0], guidance=3.5),
-        "6": node("BasicGuider", model=["1", 0], conditioning=["5", 0]),
-        "7": node("DyWeightLoadTable", "Imported FLUX table (see README)", name="flux_dyweight_nfe7.yaml"),
-        "8": node("DyWeightSampler", table=["7", 0]),
-        "9": node("DyWeightScheduler", table=["7", 0], resolution=1024, denoise=1.0),
+        "6": node("ModelSamplingFlux", model=["1", 0], max_shift=1.15, base_shift=0.5, width=1024, height=1024),
+        "7": node("BasicGuider", model=["6", 0], conditioning=["5", 0]),
+        "8": node("KSamplerSelect", "Sampler: dyweight", sampler_name="dyweight"),
+        "9": node("BasicScheduler", "Scheduler: dyweight, 7 steps (shipped: 3/5/7)", model=["6", 0], scheduler="dyweight", steps=7, denoise=1.0),
         "10": node("RandomNoise", noise_seed=42),
         "11": node("EmptySD3LatentImage", width=1024, height=1024, batch_size=1),
-        "12": node("SamplerCustomAdvanced", noise=["10", 0], guider=["6", 0], sampler=["8", 0], sigmas=["9", 0], latent_image=["11", 0]),
+        "12": node("SamplerCustomAdvanced", noise=["10", 0], guider=["7", 0], sampler=["8", 0], sigmas=["9", 0], latent_image=["11", 0]),
         "13": node("VAEDecode", samples=["12", 0], vae=["3", 0]),
         "14": node("SaveImage", images=["13", 0], filename_prefix="flux_dyweight"),
     }
-    layout = {"1": (0, 0), "2": (0, 160), "3": (0, 360), "4": (340, 160), "5": (640, 160), "6": (900, 0), "7": (340, 420),
-              "8": (700, 420), "9": (700, 560), "10": (900, -160), "11": (900, 700), "12": (1200, 200), "13": (1500, 200), "14": (1740, 200)}
+    layout = {"1": (0, 0), "2": (0, 160), "3": (0, 360), "4": (340, 160), "5": (640, 160), "6": (340, 0), "7": (900, 0),
+              "8": (900, 420), "9": (900, 560), "10": (900, -160), "11": (900, 740), "12": (1200, 200), "13": (1500, 200), "14": (1740, 200)}
     return g, layout
 
 
@@ -120,10 +122,10 @@ def demo():
 
 
 WORKFLOWS = {
-    "dyweight_txt2img_sd15": (txt2img, "txt2img with dyweight in a plain KSampler"),
+    "dyweight_txt2img_sd15": (txt2img, "SD1.5 txt2img: dyweight + dyweight in a plain KSampler"),
     "dyweight_calibrate_your_checkpoint": (calibrate, "Calibrate and save a table for your checkpoint"),
     "dyweight_vs_builtins_grid": (grid, "dyweight vs euler / dpmpp_2m / ipndm, same seed and steps"),
-    "dyweight_flux_imported_table": (flux, "FLUX.1-dev with an imported DyWeight table"),
+    "dyweight_flux_dev": (flux, "FLUX.1-dev, 7 steps, with the shipped table"),
     "dyweight_demo_builtin_model": (demo, "Demo: calibrate and sample the built-in exact model"),
 }
 
