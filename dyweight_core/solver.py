@@ -48,13 +48,26 @@ def step_plan(table, sigmas):
     return plan
 
 
-def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=None):
+def check_positive_times(plan, table):
+    """Row sums above 1 move tau past the next sigma; on a schedule the table was not made for that can
+    reach sigma <= 0, where a model call gives garbage or NaN. Refuse before calling the model."""
+    for i, p in enumerate(plan):
+        times = [("tau", p["tau"])] + ([("model call sigma", p["eval_sigma"])] if p["eval_sigma"] is not None else [])
+        for what, value in times:
+            if not float(value) > 0:
+                raise TableError(f"table '{table.label}' on this schedule reaches {what} {float(value):.4g} <= 0 at step {i} "
+                                 f"(its row sums overshoot these sigmas); sample it on its own sigmas (scheduler dyweight "
+                                 f"or DyWeight Scheduler) or calibrate a table for this schedule")
+    return plan
+
+
+def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=None, plan=None):
     """Run the DyWeight solve of `table` from x at sigmas[0]; `denoise(x, sigma_tensor)` -> D(x, sigma).
 
     Under grad the result is differentiable in table.weights / table.t_scale and x.
     `checkpoint(fn, *args)` (e.g. torch.utils.checkpoint) may wrap each model call.
     """
-    plan = step_plan(table, sigmas)
+    plan = step_plan(table, sigmas) if plan is None else plan
     out_dtype = x.dtype
     acc = torch.promote_types(x.dtype, torch.float32)  # never accumulate in fp16/bf16
     largest = torch.finfo(acc).max  # in-place steps take the coefficient as a scalar of this dtype
@@ -103,8 +116,9 @@ def sample_dyweight(model, x, sigmas, extra_args=None, callback=None, disable=No
     extra_args = {} if extra_args is None else extra_args
     table = adams_bashforth_table(sigmas) if table is None else table
     s_in = x.new_ones([x.shape[0]])
+    plan = check_positive_times(step_plan(table, sigmas), table)
     x = unroll(lambda xx, sigma: model(xx, sigma * s_in, **extra_args), x, sigmas, table,
-               callback=callback, disable=disable)
+               callback=callback, disable=disable, plan=plan)
     if not torch.isfinite(x).all():
         raise NonFiniteError(f"DyWeight table '{table.label}' produced non-finite values "
                              f"(NaN/inf) on this model and schedule; use another table or sampler")

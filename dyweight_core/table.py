@@ -69,6 +69,14 @@ class CoefficientTable:
             fail(f"sigmas must be finite and non-negative, got {sig}")
         if any(b >= a for a, b in zip(sig, sig[1:])):
             fail(f"sigmas must be strictly decreasing, got {sig}")
+        if not isinstance(self.model, dict):
+            fail("'model' must be a mapping")
+        for key in ("family", "model_type", "fingerprint"):
+            if not isinstance(self.model.get(key), (str, type(None))):
+                fail(f"model.{key} must be text, got {self.model.get(key)!r}")
+        shift = self.model.get("shift")
+        if shift is not None and (isinstance(shift, bool) or not isinstance(shift, (int, float)) or not math.isfinite(shift)):
+            fail(f"model.shift must be a number or null, got {shift!r}")
         return self
 
     # --- serialisation ---------------------------------------------------------------------

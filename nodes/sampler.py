@@ -42,29 +42,48 @@ def usable_tables():
 
 
 def resolve_table(model, sigmas, table=None):
-    """The table a sampling run uses: the connected one (warn on mismatch), a looked-up one, or the fallback."""
+    """The table a sampling run uses: the connected one (warn on mismatch), a looked-up one, or the fallback.
+    Looking up never stops sampling: whatever goes wrong there is a warning and the fallback."""
     steps = len(sigmas) - 1
     if table is not None:
         if table.steps != steps:
             raise TableError(f"table '{table.label}' is for {table.steps} steps, but this run samples {steps} "
                              f"(steps, denoise and start/end step decide it); use a table made for {steps} steps")
-        identity = model_identity(model)
-        if table.model.get("family") not in (None, identity["family"]):
-            logging.warning(f"[DyWeight] table '{table.label}' was made for {table.model.get('family')}, this model is {identity['family']}: using it as connected")
+        family = identity_or_none(model).get("family")
+        if table.model.get("family") not in (None, family):
+            logging.warning(f"[DyWeight] table '{table.label}' was made for {table.model.get('family')}, this model is {family}: using it as connected")
         if not sigmas_match(table.sigmas, sigmas):
             logging.warning(f"[DyWeight] table '{table.label}' was calibrated on other sigmas than this schedule: using it as connected (DyWeight Scheduler gives its own)")
         return table
-    chosen, message = choose_table(usable_tables(), model_identity(model), sigmas)
-    logging.info(message)
+    try:
+        chosen, message = choose_table(usable_tables(), model_identity(model), sigmas)
+    except Exception as e:  # a table or a model we do not understand: say so, sample anyway
+        chosen, message = None, f"[DyWeight] table lookup failed ({type(e).__name__}: {e}): using the Adams-Bashforth fallback (= ipndm)"
+        logging.warning(message)
+    else:
+        logging.info(message)
     return chosen if chosen is not None else adams_bashforth_table(sigmas)
+
+
+def identity_or_none(model):
+    try:
+        return model_identity(model)
+    except Exception as e:
+        logging.warning(f"[DyWeight] cannot tell which model this is ({type(e).__name__}: {e})")
+        return {}
 
 
 @contextlib.contextmanager
 def timesteps_as_calibrated(model, table):
     """A table calibrated with interpolated timesteps (discrete SD schedules) samples with them too,
     so the model sees exactly the times it was fitted at; restored afterwards."""
-    base = find_patcher(model).model
-    continuous = continuous_sampling(base.model_sampling) if table.provenance.get("timestep") == "continuous" else None
+    continuous = None
+    if table.provenance.get("timestep") == "continuous":
+        try:
+            base = find_patcher(model).model
+            continuous = continuous_sampling(base.model_sampling)
+        except TypeError as e:
+            logging.warning(f"[DyWeight] table '{table.label}' was made with continuous timesteps, but {e}: sampling with the model's own")
     if continuous is None:
         yield
         return

@@ -76,7 +76,8 @@ def test_non_finite_table_is_an_error_naming_it(env):
     from comfyui_dyweight.nodes.sampler import DyWeightSampler
     model = env["testbed"].testbed_model("eps", mixture=env["mix"])
     sigmas = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 3)
-    table = euler_table(sigmas.tolist()).replace(name="exploding", weights=[[1e38, 0, 0], [0, 1e38, 0], [0, 0, 1e38]])
+    big = 1e38  # rows sum to 1, so tau follows the schedule, but the history terms overflow
+    table = euler_table(sigmas.tolist()).replace(name="exploding", window=2, weights=[[1, 0, 0], [big, 1 - big, 0], [0, big, 1 - big]])
     latent = torch.zeros((2,) + env["mix"].shape)
     cond = env["testbed"].prompt_conditioning(env["mix"], [])
     with pytest.raises(NonFiniteError, match="exploding"):
@@ -148,3 +149,62 @@ def test_load_list_survives_broken_files_and_load_names_the_problem(table_dir):
                           ("../junk.yaml", "plain file name"), ("missing.yaml", "not found")):
         with pytest.raises(TableError, match=message):
             DyWeightLoadTable.execute(name)
+
+
+def test_a_bad_shift_in_one_user_table_leaves_every_other_table_and_the_fallback_working(env, table_dir, caplog):
+    """`shift: abc` used to pass validation and then break every lookup."""
+    import logging
+    from comfyui_dyweight.dyweight_core.table import TableError, adams_bashforth_table, save_table
+    from comfyui_dyweight.nodes.tables import DyWeightLoadTable
+    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    karras4 = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4).tolist()
+    good = adams_bashforth_table(karras4).replace(weights=[[1.1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], window=1,
+                                                  model={"family": "DyWeightTestbed", "model_type": "EPS"})
+    save_table(good, str(table_dir / "good.yaml"))
+    (table_dir / "bad_shift.yaml").write_text((table_dir / "good.yaml").read_text().replace("model_type: EPS", "model_type: EPS, shift: abc"))
+    with pytest.raises(TableError, match="model.shift must be a number or null, got 'abc'"):
+        DyWeightLoadTable.execute("bad_shift.yaml")
+    with caplog.at_level(logging.INFO):
+        assert torch.isfinite(sample(env, model, "dyweight", steps=4)).all()  # the good table
+        sample(env, model, "dyweight", steps=5)  # no table: the fallback
+    messages = [r.message for r in caplog.records if "[DyWeight]" in r.message]
+    assert any("using table 'good'" in m for m in messages) and any("Adams-Bashforth fallback" in m for m in messages)
+    assert not any("lookup failed" in m for m in messages)
+
+
+def test_a_guider_without_model_patcher_samples_with_the_fallback(env, caplog):
+    """Custom guiders need not expose a ModelPatcher: lookup warns, sampling goes on."""
+    import logging
+    from comfyui_dyweight.dyweight_core import solver
+    from comfyui_dyweight.dyweight_core.table import adams_bashforth_table
+    from comfyui_dyweight.nodes.sampler import sample_dyweight
+
+    class BareGuider:  # what a sampler function receives from some custom guiders: a callable, no model_patcher
+        def __call__(self, x, sigma, **kw):
+            return x / (1 + sigma[:, None, None, None] ** 2)
+
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 14.6
+    sigmas = torch.tensor([14.6, 3.2, 0.45, 0.03, 0.0])
+    with caplog.at_level(logging.INFO):
+        ours = sample_dyweight(BareGuider(), x, sigmas, disable=True)
+    assert any("table lookup failed" in r.message for r in caplog.records)
+    expected = solver.sample_dyweight(BareGuider(), x, sigmas, disable=True, table=adams_bashforth_table(sigmas.tolist()))
+    assert torch.equal(ours, expected)
+
+
+def test_connected_table_that_overshoots_to_a_negative_sigma_is_refused(env):
+    """The authors' SD 4-step table on a karras schedule: tau = 3.79, 0.69, -0.034; never call the model there."""
+    from comfyui_dyweight.dyweight_core.table import TableError
+    from comfyui_dyweight.nodes.sampler import DyWeightSampler
+    from comfyui_dyweight.nodes.tables import DyWeightLoadTable
+    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    table = DyWeightLoadTable.execute("sd15_dyweight_4steps.yaml").result[0]
+    calls = []
+    model.set_model_unet_function_wrapper(lambda apply, args: calls.append(1) or apply(args["input"], args["timestep"], **args["c"]))
+    latent = torch.zeros((1,) + env["mix"].shape)
+    sigmas = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4)
+    cond = env["testbed"].prompt_conditioning(env["mix"], [])
+    with pytest.raises(TableError, match=r"reaches tau -0.03\d* <= 0 at step 3"):
+        env["sample"].sample_custom(model, torch.randn_like(latent), 1.0, DyWeightSampler.execute(table=table).result[0],
+                                    sigmas, cond, cond, latent, disable_pbar=True)
+    assert calls == []  # refused before any model call
