@@ -140,11 +140,14 @@ def lr_at(step, config):
 
 
 def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, progress=None,
-              teacher_cache=None):
-    """Fit a table to `denoise` on `sigmas` from start latents train_x; select on holdout_x.
+              teacher_cache=None, test_x=None):
+    """Fit a table to `denoise` on `sigmas` from start latents train_x; select on holdout_x; report the
+    calibrated table, the fallback and Euler on test_x (latents that played no part in the choice;
+    holdout_x when not given).
 
-    progress(dict) is called after every iteration (and may raise to cancel).
-    teacher_cache: a dict reused across calls (same model, noises and schedule end) to skip the teacher.
+    progress(dict) is called after every teacher batch and iteration (and may raise to cancel).
+    teacher_cache: a dict reused across calls (same model, noises and schedule end) to skip the teacher;
+    it holds the endpoints on the CPU, so a cached setup keeps no accelerator memory.
     Returns (table, report dict).
     """
     config = config or CalibrationConfig()
@@ -154,21 +157,22 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
     loss_fn = make_loss(config, decode)
 
     # Phase 1: teacher endpoints, computed once (cached across calls when given a cache).
-    key = (config.teacher, config.teacher_steps, sigmas[0], sigmas[-1], tuple(train_x.shape), tuple(holdout_x.shape))
+    test_x = holdout_x if test_x is None else test_x
+    sets = [train_x, holdout_x, test_x]
+    key = (config.teacher, config.teacher_steps, sigmas[0], sigmas[-1]) + tuple(tuple(x.shape) for x in sets)
     cached = teacher_cache is not None and key in teacher_cache
     if cached:
-        train_t, hold_t = teacher_cache[key]
+        train_t, hold_t, test_t = (t.to(train_x.device) for t in teacher_cache[key])
     else:
-        batches = list(torch.cat([train_x, holdout_x]).split(config.batch_size))
+        batches = list(torch.cat(sets).split(config.batch_size))
         ends = []
         for k, xb in enumerate(batches):
             ends.append(teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps))
             if progress is not None:
                 progress({"phase": "teacher", "done": k + 1, "total": len(batches)})
-        ends = torch.cat(ends)
-        train_t, hold_t = ends[:len(train_x)], ends[len(train_x):]
+        train_t, hold_t, test_t = torch.cat(ends).split([len(x) for x in sets])
         if teacher_cache is not None:
-            teacher_cache[key] = (train_t, hold_t)
+            teacher_cache[key] = tuple(t.cpu() for t in (train_t, hold_t, test_t))
     teacher_seconds = time.time() - started
 
     # Phase 2: the initialisation and its held-out error: the bar to beat.
@@ -215,23 +219,22 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
         if progress is not None:
             progress({"phase": "student", **entry, "total": config.iterations, "best_median": best["median"]})
 
-    # Phase 4: the references a user compares against, on the same held-out latents; one of them is
-    # often the initialisation itself (Euler init; Adams-Bashforth with window >= 4), already measured.
-    same_maths = lambda t: (t.weights, t.t_scale, t.convention) == (init_table.weights, init_table.t_scale, init_table.convention)
-    reference = {name: init_err if same_maths(t) else holdout_errors(denoise, t, holdout_x, hold_t, config.batch_size).median().item()
-                 for name, t in (("fallback", adams_bashforth_table(sigmas)), ("euler", euler_table(sigmas)))}
+    # Phase 4: what a user compares, on test latents that played no part in choosing the table.
+    test_median = lambda t: holdout_errors(denoise, t, test_x, test_t, config.batch_size).median().item()
+    test = {name: test_median(t) for name, t in (("calibrated", best["table"]), ("fallback", adams_bashforth_table(sigmas)),
+                                                 ("euler", euler_table(sigmas)))}
     report = {
-        "holdout_median_fallback": reference["fallback"], "holdout_median_euler": reference["euler"],
+        "test_median_calibrated": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
         "holdout_median_init": init_err, "holdout_median_best": best["median"],
         "best_iteration": best["iteration"], "iterations_run": len(history), "history": history,
         "teacher_seconds": teacher_seconds, "teacher_cached": cached, "seconds": time.time() - started, "stopped": stopped,
-        "train_samples": len(train_x), "holdout_samples": len(holdout_x),
+        "train_samples": len(train_x), "holdout_samples": len(holdout_x), "test_samples": len(test_x),
     }
     table = copy.deepcopy(best["table"])
     table.provenance = {
         "source": "DyWeight Calibrate", "teacher": f"{config.teacher} {config.teacher_steps} steps",
         "loss": config.loss, "init": config.init, "iterations": len(history), "samples": len(train_x),
         "holdout_median_init": init_err, "holdout_median_after": best["median"],
-        "holdout_median_fallback": reference["fallback"], "holdout_median_euler": reference["euler"],
+        "test_median_after": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
     }
     return table, report

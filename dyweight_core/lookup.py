@@ -103,6 +103,9 @@ def choose_table(tables, identity, sigmas):
         return None, f"[DyWeight] no table for {describe(identity, steps)}{why}: using the Adams-Bashforth fallback (= ipndm){hint}"
     (schedule_miss, rank), table = best
     how = "weight fingerprint" if rank == 0 else "family"
+    if rank == 1 and table.model.get("weights") and table.model.get("weights") == identity.get("weights"):
+        how = (f"family; the same checkpoint, but calibrated with patches '{table.model.get('patches') or 'none'}' "
+               f"and sampled with '{identity.get('patches') or 'none'}'")
     source = f" (from {table.provenance['source']})" if table.provenance.get("source") else ""
     used = f"[DyWeight] using table '{table.label}' ({how} match) for {describe(identity, steps)}"
     if schedule_miss:

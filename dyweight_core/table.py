@@ -71,7 +71,7 @@ class CoefficientTable:
             fail(f"sigmas must be strictly decreasing, got {sig}")
         if not isinstance(self.model, dict):
             fail("'model' must be a mapping")
-        for key in ("family", "model_type", "fingerprint"):
+        for key in ("family", "model_type", "fingerprint", "weights", "patches"):
             if not isinstance(self.model.get(key), (str, type(None))):
                 fail(f"model.{key} must be text, got {self.model.get(key)!r}")
         shift = self.model.get("shift")

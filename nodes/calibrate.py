@@ -8,12 +8,13 @@ import torch
 
 import comfy.model_management
 import comfy.model_sampling
+import comfy.sample
 import comfy.samplers
 import comfy.utils
 from comfy_api.latest import io
 
 from ..dyweight_core.calibrate import CalibrationConfig, calibrate
-from .model_info import continuous_sampling, model_identity
+from .model_info import continuous_sampling, feed_hash, model_identity
 from .sampler import TABLE
 
 
@@ -109,23 +110,9 @@ def start_latents(sampling, sigmas, latent, count, seed, device, max_denoise):
 
 
 def content_hash(obj):
-    """A key for conditioning and latents: tensors by value, other objects by repr (never a false hit)."""
+    """A key for conditioning and latents: tensors by full value, everything else by content."""
     h = hashlib.sha256()
-
-    def feed(o):
-        if torch.is_tensor(o):
-            h.update(f"{tuple(o.shape)}{o.dtype}".encode())
-            h.update(o.detach().to("cpu", torch.float32).numpy().tobytes())
-        elif isinstance(o, dict):
-            for k in sorted(o, key=str):
-                h.update(str(k).encode())
-                feed(o[k])
-        elif isinstance(o, (list, tuple)):
-            for v in o:
-                feed(v)
-        else:
-            h.update(repr(o).encode())
-    feed(obj)
+    feed_hash(h, obj)
     return h.hexdigest()
 
 
@@ -143,6 +130,7 @@ def teacher_cache(key, keep=2):
 
 
 def progress_reporter(total):
+    """The node's progress bar runs twice: over the teacher's batches, then over the iterations."""
     pbar = comfy.utils.ProgressBar(total)
 
     def report(p):
@@ -152,6 +140,7 @@ def progress_reporter(total):
             if p["iteration"] % 25 == 0 or p["iteration"] == p["total"]:
                 logging.info(f"[DyWeight] calibrate {p['iteration']}/{p['total']} loss {p['loss']:.4g} best held-out {p['best_median']:.4g}")
         else:
+            pbar.update_absolute(p["done"], p["total"])
             logging.info(f"[DyWeight] teacher solve {p['done']}/{p['total']}")
     return report
 
@@ -161,7 +150,7 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
     sampler_obj = comfy.samplers.KSampler(model, steps, model.load_device, scheduler=scheduler, denoise=denoise)
     sigmas = sampler_obj.sigmas.cpu()
     sampling = model.get_model_object("model_sampling")
-    latent = latent_image["samples"].float()
+    latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"]).float()  # as KSampler: FLUX/SD3/Wan
     if torch.count_nonzero(latent) > 0:
         latent = model.model.process_latent_in(latent)
     with torch.inference_mode(False), torch.enable_grad():
@@ -176,11 +165,12 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
             identity = model_identity(model)  # now loaded with its patches (LoRAs), as when sampling
             train = start_latents(sampling, sigmas, latent, samples, config.seed, device, max_denoise)
             hold = start_latents(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device, max_denoise)
+            test = start_latents(sampling, sigmas, latent, holdout, config.seed + 2_000_003, device, max_denoise)
             decode = vae_decoder(vae, model) if vae is not None and config.loss == "perceptual" else None
             cache = teacher_cache((identity["fingerprint"], content_hash([positive, negative, latent]), float(cfg),
                                    config.seed, samples, holdout, config.batch_size, timestep_mode))
             table, info = calibrate(denoise_fn, sigmas.tolist(), train, hold, config, decode=decode, progress=report,
-                                    teacher_cache=cache)
+                                    teacher_cache=cache, test_x=test)
             table.model = identity
             return table, info
 
@@ -197,15 +187,15 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
 
 def format_report(table, info):
     r = info
-    gain = lambda ref: f"{ref / max(r['holdout_median_best'], 1e-12):.1f}x"
+    gain = lambda ref: f"{ref / max(r['test_median_calibrated'], 1e-12):.1f}x"
     teacher = "reused from an earlier calibration" if r["teacher_cached"] else f"{r['teacher_seconds']:.1f}s"
     lines = [
         f"DyWeight calibration: {table.steps} steps, window {table.window}, {table.model.get('family')} ({table.model.get('model_type')})",
-        f"held-out median error (vs teacher, {r['holdout_samples']} latents):",
-        f"  calibrated    {r['holdout_median_best']:.5f}  (best at iteration {r['best_iteration']}/{r['iterations_run']})",
-        f"  fallback      {r['holdout_median_fallback']:.5f}  ({gain(r['holdout_median_fallback'])} better)",
-        f"  euler         {r['holdout_median_euler']:.5f}  ({gain(r['holdout_median_euler'])} better)",
-        f"  initial table {r['holdout_median_init']:.5f}",
+        f"median error vs the teacher on {r['test_samples']} test latents (not used to fit or choose the table):",
+        f"  calibrated    {r['test_median_calibrated']:.5f}  (chosen at iteration {r['best_iteration']}/{r['iterations_run']} "
+        f"on {r['holdout_samples']} held-out latents)",
+        f"  fallback      {r['test_median_fallback']:.5f}  ({gain(r['test_median_fallback'])} better)",
+        f"  euler         {r['test_median_euler']:.5f}  ({gain(r['test_median_euler'])} better)",
         f"time: {r['seconds']:.1f}s (teacher {teacher})",
     ]
     if r["stopped"]:

@@ -24,15 +24,26 @@ def find_patcher(model):
 
 
 def model_identity(model):
-    """{family, model_type, shift, fingerprint} of a MODEL, as tables record it."""
+    """{family, model_type, shift, fingerprint, weights, patches} of a MODEL, as tables record it.
+
+    `weights` fingerprints the checkpoint; `fingerprint` the model as it samples: the checkpoint and its
+    patches (LoRAs and other weight patches, with their strengths; model-option patches such as FreeU,
+    PAG or RescaleCFG), so a table or a cached teacher never passes for another LoRA or strength."""
     patcher = find_patcher(model)
     base = patcher.model
     shift = getattr(patcher.get_model_object("model_sampling"), "shift", None)
+    weights = weight_fingerprint(getattr(base, "diffusion_model", None))
+    patches = model_patches(patcher)
+    fingerprint = weights
+    if patches and weights:
+        h = hashlib.sha256(weights.encode())
+        feed_hash(h, patches, head=FINGERPRINT_ELEMENTS)
+        fingerprint = h.hexdigest()[:16]
     return {
         "family": type(base.model_config).__name__,
         "model_type": getattr(base.model_type, "name", str(base.model_type)),
         "shift": float(shift) if shift is not None else None,
-        "fingerprint": weight_fingerprint(getattr(base, "diffusion_model", None)),
+        "fingerprint": fingerprint, "weights": weights, "patches": describe_patches(patches),
     }
 
 
@@ -50,6 +61,72 @@ def weight_fingerprint(module):
         head = t.detach().reshape(-1)[:FINGERPRINT_ELEMENTS].to("cpu", torch.float32)
         h.update(head.numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+OPTION_PATCHES = ("sampler_cfg_function", "sampler_post_cfg_function", "sampler_pre_cfg_function", "model_function_wrapper",
+                  "denoise_mask_function")
+
+
+def model_patches(patcher):
+    """What is patched onto the checkpoint: weight patches by key, and the model-option patches."""
+    options = patcher.model_options
+    transformer = options.get("transformer_options", {})
+    found = {"weights": dict(patcher.patches), **{k: options[k] for k in OPTION_PATCHES if options.get(k)},
+             **{f"patches.{k}": v for k, v in transformer.get("patches", {}).items()},
+             **{f"patches_replace.{k}": v for k, v in transformer.get("patches_replace", {}).items()}}
+    return {k: v for k, v in found.items() if v}
+
+
+def describe_patches(patches):
+    """The patches in words for tables and the console (None: none)."""
+    parts = []
+    if patches.get("weights"):
+        strengths = sorted({round(float(p[0]), 4) for entries in patches["weights"].values() for p in entries})
+        parts.append(f"{len(patches['weights'])} weight patches (strength {', '.join(f'{v:g}' for v in strengths)})")
+    others = sorted(k for k in patches if k != "weights")
+    if others:
+        parts.append("model options: " + ", ".join(others))
+    return "; ".join(parts) or None
+
+
+def feed_hash(h, obj, head=None, depth=0):
+    """Feed a stable description of `obj` to the hash `h`, never its id(): tensors by shape, dtype and
+    values (the first `head` of them when given), containers by content, functions by name and closure,
+    other objects by type and fields (modules by type and size only)."""
+    if depth > 12:
+        h.update(b"...")
+    elif torch.is_tensor(obj):
+        h.update(f"T{tuple(obj.shape)}{obj.dtype}".encode())
+        flat = obj.detach().reshape(-1)
+        h.update((flat if head is None else flat[:head]).to("cpu", torch.float32).numpy().tobytes())
+    elif isinstance(obj, dict):
+        for k in sorted(obj, key=str):
+            h.update(f"K{k}".encode())
+            feed_hash(h, obj[k], head, depth + 1)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        h.update(f"L{len(obj)}".encode())
+        for v in (sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj):
+            feed_hash(h, v, head, depth + 1)
+    elif isinstance(obj, (str, int, float, bool, type(None))):
+        h.update(repr(obj).encode())
+    elif isinstance(obj, torch.nn.Module):
+        h.update(f"M{type(obj).__qualname__}{sum(p.numel() for p in obj.parameters())}".encode())
+    elif callable(obj) and hasattr(obj, "__qualname__"):
+        h.update(f"F{getattr(obj, '__module__', '')}.{obj.__qualname__}".encode())
+        feed_hash(h, [c.cell_contents for c in (getattr(obj, "__closure__", None) or ()) if _cell_filled(c)], head, depth + 1)
+        feed_hash(h, getattr(obj, "__self__", None), head, depth + 1)  # bound methods: their object
+        feed_hash(h, getattr(obj, "keywords", None), head, depth + 1)  # functools.partial
+    else:
+        h.update(f"O{type(obj).__qualname__}".encode())
+        feed_hash(h, getattr(obj, "__dict__", repr(obj)), head, depth + 1)
+
+
+def _cell_filled(cell):
+    try:
+        cell.cell_contents
+        return True
+    except ValueError:
+        return False
 
 
 class ContinuousTimestep:

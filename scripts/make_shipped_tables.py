@@ -29,7 +29,7 @@ def main():
         table.provenance["source"] = "shipped: DyWeight Calibrate on the built-in demo model (scripts/make_shipped_tables.py)"
         path = os.path.join(ROOT, "coefficients", f"demo_{kind}_{scheduler}_{steps}steps.yaml")
         save_table(table, path, overwrite=True)
-        print(f"{path}: held-out median {info['holdout_median_best']:.5f} (fallback {info['holdout_median_fallback']:.5f})")
+        print(f"{path}: test median {info['test_median_calibrated']:.5f} (fallback {info['test_median_fallback']:.5f})")
 
 
 if __name__ == "__main__":

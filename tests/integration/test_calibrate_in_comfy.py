@@ -95,7 +95,7 @@ def calibrate_demo(mods, kind="eps", steps=4, iterations=40, seed=0, scheduler=N
 def test_calibrate_node_beats_fallback_and_records_provenance(mods):
     model, (table, report) = calibrate_demo(mods)
     prov = table.provenance
-    assert prov["holdout_median_after"] < 0.5 * prov["holdout_median_fallback"]
+    assert prov["test_median_after"] < 0.5 * prov["test_median_fallback"]
     assert prov["holdout_median_after"] <= prov["holdout_median_init"]
     assert table.model["family"] == "DyWeightTestbed" and table.model["fingerprint"]
     assert prov["scheduler"] == "karras" and prov["cfg"] == 1.0 and prov["teacher"] == "heun 64 steps"
@@ -205,7 +205,7 @@ def test_perceptual_loss_through_a_real_comfy_vae(mods):
         vae = comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})  # the testbed's latents are RGB pictures
     _, (table, report) = calibrate_demo(mods, iterations=15, loss="perceptual", vae=vae)
     assert table.provenance["loss"] == "perceptual"
-    assert table.provenance["holdout_median_after"] < table.provenance["holdout_median_fallback"]
+    assert table.provenance["test_median_after"] < table.provenance["test_median_fallback"]
     with pytest.raises(CalibrationError, match="needs a VAE"):
         calibrate_demo(mods, iterations=1, loss="perceptual")
 
