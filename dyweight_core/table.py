@@ -150,6 +150,7 @@ def save_table(table, path, overwrite=False):
     text = yaml.safe_dump(table.to_dict(), sort_keys=False, default_flow_style=None, width=120)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=folder)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; tables are meant to be shared
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -160,6 +161,12 @@ def save_table(table, path, overwrite=False):
             os.remove(tmp)
         raise
     return path
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def adams_bashforth_table(sigmas, window=4):

@@ -22,9 +22,10 @@ TABLE = io.Custom("DYWEIGHT_TABLE")
 
 
 def register_folder():
-    """User tables live in <models>/dyweight, so they survive updates of the pack."""
-    if FOLDER not in folder_paths.folder_names_and_paths:
-        folder_paths.folder_names_and_paths[FOLDER] = ([os.path.join(folder_paths.models_dir, FOLDER)], {".yaml", ".yml"})
+    """User tables live in <models>/dyweight, so they survive updates of the pack; folders named in
+    extra_model_paths.yaml come first, the default is always there too."""
+    folder_paths.add_model_folder_path(FOLDER, os.path.join(folder_paths.models_dir, FOLDER))
+    folder_paths.folder_names_and_paths[FOLDER][1].update({".yaml", ".yml"})
 
 
 def user_table_dir():

@@ -61,6 +61,15 @@ class DyWeightLoadTable(io.ComfyNode):
         )
 
     @classmethod
+    def fingerprint_inputs(cls, name):
+        """A file overwritten under the same name is another table: ComfyUI must not reuse the old output."""
+        try:
+            st = os.stat(table_path(name))
+            return f"{name}:{st.st_mtime_ns}:{st.st_size}"
+        except (TableError, OSError) as e:
+            return f"{name}:{e}"
+
+    @classmethod
     def execute(cls, name) -> io.NodeOutput:
         table = read_cached(table_path(name))
         if isinstance(table, TableError):

@@ -208,3 +208,58 @@ def test_connected_table_that_overshoots_to_a_negative_sigma_is_refused(env):
         env["sample"].sample_custom(model, torch.randn_like(latent), 1.0, DyWeightSampler.execute(table=table).result[0],
                                     sigmas, cond, cond, latent, disable_pbar=True)
     assert calls == []  # refused before any model call
+
+
+def test_saved_tables_are_shareable_files(table_dir):
+    from comfyui_dyweight.dyweight_core.table import euler_table
+    from comfyui_dyweight.nodes.tables import DyWeightSaveTable
+    path = DyWeightSaveTable.execute(euler_table([2.0, 1.0, 0.0]), "shared", False).result[0]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
+
+
+def test_default_table_folder_is_kept_when_extra_model_paths_names_dyweight(pack, tmp_path):
+    import folder_paths
+    from comfyui_dyweight.nodes.sampler import register_folder, table_folders
+    saved = folder_paths.folder_names_and_paths.pop("dyweight")
+    try:
+        folder_paths.add_model_folder_path("dyweight", str(tmp_path / "extra"))  # what extra_model_paths.yaml does
+        register_folder()
+        paths, extensions = folder_paths.folder_names_and_paths["dyweight"]
+        assert paths == [str(tmp_path / "extra"), os.path.join(folder_paths.models_dir, "dyweight")]
+        assert {".yaml", ".yml"} <= extensions and table_folders()[:2] == paths
+    finally:
+        folder_paths.folder_names_and_paths["dyweight"] = saved
+
+
+def test_load_table_notices_a_file_overwritten_under_the_same_name(table_dir):
+    from comfyui_dyweight.dyweight_core.table import euler_table, save_table
+    from comfyui_dyweight.nodes.tables import DyWeightLoadTable
+    save_table(euler_table([2.0, 1.0, 0.0]), str(table_dir / "t.yaml"))
+    before = DyWeightLoadTable.fingerprint_inputs(name="t.yaml")
+    save_table(euler_table([3.0, 1.0, 0.0]), str(table_dir / "t.yaml"), overwrite=True)
+    assert DyWeightLoadTable.fingerprint_inputs(name="t.yaml") != before
+    assert DyWeightLoadTable.execute("t.yaml").result[0].sigmas[0] == 3.0
+
+
+def test_flux_calibration_from_a_4_channel_empty_latent(pack):
+    """EmptyLatentImage gives 4 channels; KSampler widens them for FLUX, and so must Calibrate."""
+    import comfy_models
+    from comfyui_dyweight.nodes.calibrate import DyWeightCalibrate
+    flux = comfy_models.detected_flux()
+    with torch.inference_mode():
+        cond = comfy_models.flux_conditioning()
+        table, report = DyWeightCalibrate.execute(flux, cond, cond, {"samples": torch.zeros(1, 4, 8, 8)}, 3, "simple", 1.0,
+                                                  teacher_steps=8, iterations=2, samples=2, holdout=2, batch_size=2).result
+    assert table.steps == 3 and table.convention == "velocity" and table.model["family"] == "Flux"
+
+
+def test_dyweight_scheduler_node_keeps_a_tables_own_flux_sigmas_and_takes_denoise_0(pack):
+    from comfyui_dyweight.dyweight_core.table import euler_table
+    from comfyui_dyweight.nodes.tables import DyWeightLoadTable, DyWeightScheduler
+    own = euler_table([1.0, 0.8, 0.45, 0.0]).replace(convention="velocity", model={"family": "Flux", "model_type": "FLUX"})
+    assert DyWeightScheduler.execute(own, 512, 1.0).result[0].tolist() == pytest.approx(own.sigmas)  # e.g. calibrated on beta
+    authors = DyWeightLoadTable.execute("flux1dev_dyweight_3steps.yaml").result[0]
+    assert DyWeightScheduler.execute(authors, 512, 1.0).result[0][1] < DyWeightScheduler.execute(authors, 1024, 1.0).result[0][1]
+    assert DyWeightScheduler.execute(authors, 1024, 0.0).result[0].numel() == 0  # was ZeroDivisionError
