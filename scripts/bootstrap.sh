@@ -54,8 +54,19 @@ if [ "$(cat "$VENV/.comfy-reqs-ok" 2>/dev/null)" != "$REQS_KEY" ]; then
   echo "[bootstrap] installing ComfyUI requirements"
   grep -viE '^(torch|torchvision|torchaudio)([<>=~ ]|$)' "$COMFY/requirements.txt" > "$CACHE/comfy-reqs.txt"
   PIP install -r "$CACHE/comfy-reqs.txt" requests
-  PIP install -r requirements.txt pytest comfy-cli matplotlib
+  PIP install -r requirements.txt pytest comfy-cli matplotlib playwright
   echo "$REQS_KEY" > "$VENV/.comfy-reqs-ok"
+fi
+
+# The browser tests drive the real frontend in Debian's Chromium (playwright's own browser download is
+# not used, and cannot be reached here). DYWEIGHT_CHROMIUM may point at another Chromium binary.
+if [ ! -x "${DYWEIGHT_CHROMIUM:-/usr/lib/chromium/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[bootstrap] installing Debian's chromium (browser tests)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "[bootstrap] no Chromium at /usr/lib/chromium/chromium: install it (sudo apt-get install chromium) or set DYWEIGHT_CHROMIUM" >&2
+  fi
 fi
 echo "$COMFY" > "$CACHE/comfyui-path"
 echo "[bootstrap] ready: python=$VENV/bin/python comfyui=$COMFY"

@@ -6,10 +6,16 @@ API-format copies for tests, from the graphs below, using a real server's /objec
 import json
 import os
 
-from PIL import Image, ImageDraw
+import sys
+
+from PIL import Image
 
 from comfy_server import ROOT, ComfyServer
 from workflow_format import api_to_ui, ui_to_api
+
+sys.path.insert(0, ROOT)
+from dyweight_core import heatmap  # noqa: E402
+from dyweight_core.table import load_table  # noqa: E402
 
 OUT = os.path.join(ROOT, "workflows")
 SD15 = "v1-5-pruned-emaonly.safetensors"
@@ -18,7 +24,8 @@ NEGATIVE = "blurry, low quality"
 
 
 def node(class_type, title=None, **inputs):
-    return {"class_type": class_type, "inputs": inputs, "_meta": {"title": title or class_type}}
+    """A node of the graph; a title only where it says more than the node's display name."""
+    return {"class_type": class_type, "inputs": inputs, **({"_meta": {"title": title}} if title else {})}
 
 
 def sd15_base():
@@ -37,10 +44,10 @@ def ksampler(sampler, scheduler="karras", steps=6, seed=42, latent=("4", 0), tit
 
 def txt2img():
     g = sd15_base()
-    g["5"] = ksampler("dyweight", "dyweight", title="KSampler: dyweight + dyweight (the shipped SD1.5 table, 4/6/8/10 steps)")
+    g["5"] = ksampler("dyweight", "dyweight", title="KSampler: dyweight + dyweight (SD1.5 table: 4/6/8/10 steps)")
     g["6"] = node("VAEDecode", samples=["5", 0], vae=["1", 2])
     g["7"] = node("SaveImage", images=["6", 0], filename_prefix="dyweight")
-    return g, {"1": (0, 0), "2": (340, -120), "3": (340, 120), "4": (340, 330), "5": (720, 0), "6": (1060, 0), "7": (1300, 0)}
+    return g, {"1": (0, 0), "2": (340, -120), "3": (340, 120), "4": (340, 330), "5": (720, 0), "6": (1140, 0), "7": (1400, 0)}
 
 
 def calibrate():
@@ -64,13 +71,13 @@ def grid():
         ks, dec = str(10 + k), str(20 + k)
         g[ks] = ksampler(sampler, "dyweight" if sampler == "dyweight" else "karras")
         g[dec] = node("VAEDecode", samples=[ks, 0], vae=["1", 2])
-        layout[ks], layout[dec] = (720, -300 + 260 * k), (1060, -300 + 260 * k)
+        layout[ks], layout[dec] = (720, -300 + 300 * k), (1140, -300 + 300 * k)
         decoded.append(dec)
     g["30"] = node("ImageBatch", image1=[decoded[0], 0], image2=[decoded[1], 0])
     g["31"] = node("ImageBatch", image1=[decoded[2], 0], image2=[decoded[3], 0])
     g["32"] = node("ImageBatch", image1=["30", 0], image2=["31", 0])
     g["33"] = node("SaveImage", "dyweight | euler | dpmpp_2m | ipndm", images=["32", 0], filename_prefix="dyweight_grid")
-    layout.update({"30": (1300, -200), "31": (1300, 200), "32": (1540, 0), "33": (1780, 0)})
+    layout.update({"30": (1400, -200), "31": (1400, 200), "32": (1640, 0), "33": (1880, 0)})
     return g, layout
 
 
@@ -130,18 +137,26 @@ WORKFLOWS = {
 }
 
 
-def thumbnail(title, graph, path, picture=None):
-    img = Image.new("RGB", (512, 512), (30, 32, 40))
-    draw = ImageDraw.Draw(img)
-    if picture and os.path.exists(picture):
-        shot = Image.open(picture).convert("RGB")
-        shot.thumbnail((500, 380))
-        img.paste(shot, ((512 - shot.width) // 2, 120))
-    draw.text((16, 16), "ComfyUI-DyWeight", fill=(230, 80, 90))
-    draw.text((16, 40), title, fill="white")
-    if not picture:
-        for k, n in enumerate(graph.values()):
-            draw.text((24, 80 + 22 * k), f"- {n['_meta']['title']}", fill=(200, 200, 210))
+def table_heatmap(name):
+    """DyWeight Inspect's heatmap of a shipped table: what the workflow runs."""
+    return Image.fromarray(heatmap.render(load_table(os.path.join(ROOT, "coefficients", name))))
+
+
+DEMO_GRID = os.path.join(ROOT, "docs", "demo_grid.png")
+PICTURES = {  # a real output for each template: the grid the demo makes, or the table the workflow uses
+    "dyweight_txt2img_sd15": lambda: table_heatmap("sd15_dyweight_6steps.yaml"),
+    "dyweight_calibrate_your_checkpoint": lambda: Image.open(os.path.join(ROOT, "docs", "heatmap.png")),
+    "dyweight_vs_builtins_grid": lambda: Image.open(DEMO_GRID),
+    "dyweight_flux_dev": lambda: table_heatmap("flux1dev_dyweight_7steps.yaml"),
+    "dyweight_demo_builtin_model": lambda: Image.open(DEMO_GRID),
+}
+
+
+def thumbnail(picture, path):
+    img = Image.new("RGB", (512, 512), (24, 24, 28))
+    picture = picture.convert("RGB")
+    picture.thumbnail((512, 512))
+    img.paste(picture, ((512 - picture.width) // 2, (512 - picture.height) // 2))
     img.save(path, quality=90)
 
 
@@ -154,8 +169,7 @@ def main():
         ui = api_to_ui(graph, info, layout)
         json.dump(ui, open(os.path.join(OUT, f"{name}.json"), "w"), indent=1)
         json.dump(ui_to_api(ui, info), open(os.path.join(OUT, "api", f"{name}.json"), "w"), indent=1)  # every widget explicit
-        picture = os.path.join(ROOT, "docs", "demo_grid.png") if name.startswith("dyweight_demo") else None
-        thumbnail(title, graph, os.path.join(OUT, f"{name}.jpg"), picture)
+        thumbnail(PICTURES[name](), os.path.join(OUT, f"{name}.jpg"))
         print("wrote", name)
 
 

@@ -1,8 +1,19 @@
 """API-format prompts <-> UI-format (LiteGraph) workflows, driven by a server's /object_info.
 
 UI workflows list widget values per node in input order (required, then optional), with one extra
-value after any input marked control_after_generate; links carry the connected inputs."""
+value after any input that gets a "control after generate" widget; links carry the connected inputs.
+The frontend adds that widget where an input declares control_after_generate, and to every INT input
+named seed or noise_seed that does not declare it (frontend 1.32: `spec.control_after_generate ??
+["seed", "noise_seed"].includes(name)`). The browser test checks this file against the real frontend."""
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+SEED_NAMES = ("seed", "noise_seed")
+
+
+def has_control_widget(name, kind, opts):
+    declared = opts.get("control_after_generate")
+    if declared is None:
+        return kind == "INT" and name in SEED_NAMES
+    return bool(declared)
 
 
 def input_specs(info):
@@ -36,9 +47,10 @@ def ui_to_api(ui, object_info):
                 inputs[name] = [str(src), slot]
             elif is_widget(kind) and values:
                 inputs[name] = values.pop(0)
-                if opts.get("control_after_generate"):
+                if has_control_widget(name, kind, opts):
                     values.pop(0)
-        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs, "_meta": {"title": node.get("title", node["type"])}}
+        title = node.get("title") or info.get("display_name") or node["type"]
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs, "_meta": {"title": title}}
     return prompt
 
 
@@ -64,13 +76,13 @@ def api_to_ui(prompt, object_info, layout):
                 inputs.append({"name": name, "type": kind, "link": link_id})
             elif is_widget(kind):
                 widgets.append(value if value is not None else opts.get("default"))
-                if opts.get("control_after_generate"):
+                if has_control_widget(name, kind, opts):
                     widgets.append("fixed")
         outputs = [{"name": oname, "type": kind, "links": out_links.get((nid, slot), []), "slot_index": slot}
                    for slot, (kind, oname) in enumerate(zip(info["output"], info.get("output_name", info["output"])))]
         x, y = layout.get(nid, (order * 320, 0))
-        nodes.append({"id": int(nid), "type": node["class_type"], "title": node.get("_meta", {}).get("title", info.get("display_name", node["class_type"])),
-                      "pos": [x, y], "size": [300, 60 + 24 * (len(inputs) + len(widgets))], "flags": {}, "order": order,
+        titled = {"title": node["_meta"]["title"]} if node.get("_meta", {}).get("title") else {}  # else the UI shows the display name
+        nodes.append({"id": int(nid), "type": node["class_type"], **titled, "pos": [x, y], "size": [300, 60 + 24 * (len(inputs) + len(widgets))], "flags": {}, "order": order,
                       "mode": 0, "inputs": inputs, "outputs": outputs, "properties": {"Node name for S&R": node["class_type"]},
                       "widgets_values": widgets})
     for link in links:  # UI links name the target slot by index
