@@ -50,11 +50,13 @@ def calibration_patcher(model):
     return patcher, "native" if continuous is None else "continuous"
 
 
-def updates_activations_in_place(denoise, x, sigma):
-    """Some ComfyUI model code (the Flux blocks' `x += ...`) updates tensors autograd saved; probe once."""
+def updates_activations_in_place(denoise, x, sigma, checkpoint=False):
+    """Some ComfyUI model code (the Flux blocks' `x += ...`) updates tensors autograd saved; probe once,
+    on one latent, recomputed in backward like the calibration itself when it checkpoints."""
+    call = denoise if not checkpoint else (lambda xx, ss: torch.utils.checkpoint.checkpoint(denoise, xx, ss, use_reentrant=False))
     try:
         with torch.enable_grad():
-            denoise(x[:1].clone().requires_grad_(True), sigma).sum().backward()
+            call(x[:1].clone().requires_grad_(True), sigma).sum().backward()
         return False
     except RuntimeError as e:
         if "modified by an inplace operation" in str(e):
@@ -62,13 +64,25 @@ def updates_activations_in_place(denoise, x, sigma):
         raise
 
 
-def with_saved_copies(denoise):
-    """Autograd keeps copies of what it saves, so later in-place updates cannot corrupt backward.
-    Costs activation memory, and per-step checkpointing cannot drop these copies."""
+def with_saved_copies(denoise, weights, copied=None):
+    """Autograd keeps copies of the activations it saves, so later in-place updates cannot corrupt backward.
+    The model's own weights and buffers (data pointers in `weights`) are never updated in place: they
+    are saved as they are, not copied once per model call. `copied` (a list) collects the bytes copied."""
+    def pack(t):
+        if t.data_ptr() in weights:
+            return t
+        if copied is not None:
+            copied.append(t.numel() * t.element_size())
+        return t.clone()
+
     def call(x, sigma):
-        with torch.autograd.graph.saved_tensors_hooks(lambda t: t.clone(), lambda t: t):
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             return denoise(x, sigma)
     return call
+
+
+def weight_pointers(module):
+    return {t.data_ptr() for t in list(module.parameters()) + list(module.buffers())}
 
 
 def clone_conditioning(cond):
@@ -81,16 +95,17 @@ class CalibrationSampler(comfy.samplers.Sampler):
     """Runs calibration where a sampler would run, so ComfyUI loads the model and applies CFG,
     conditioning and patches exactly as in sampling."""
 
-    def __init__(self, run):
+    def __init__(self, run, checkpoint=False):
         self.run = run
+        self.checkpoint = checkpoint
         self.result = None
 
     def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False):
         make_weights_differentiable(model_wrap.inner_model)
         denoise = lambda x, s: model_wrap(x, s * x.new_ones([x.shape[0]]), **extra_args)
-        if updates_activations_in_place(denoise, torch.randn_like(noise), sigmas[0]):
-            logging.info("[DyWeight] this model updates activations in place: calibrating with saved copies (more memory)")
-            denoise = with_saved_copies(denoise)
+        if updates_activations_in_place(denoise, torch.randn_like(noise), sigmas[0], self.checkpoint):
+            logging.info("[DyWeight] this model updates activations in place: calibrating with copies of its activations (more memory)")
+            denoise = with_saved_copies(denoise, weight_pointers(model_wrap.inner_model))
         self.result = self.run(denoise, noise.device, self.max_denoise(model_wrap, sigmas))
         return latent_image
 
@@ -174,7 +189,7 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
             table.model = identity
             return table, info
 
-        work = CalibrationSampler(run)
+        work = CalibrationSampler(run, config.checkpoint)
         batch = torch.zeros((config.batch_size,) + tuple(latent.shape[1:]))
         guider.sample(batch, batch, work, sigmas, seed=config.seed)
     table, info = work.result

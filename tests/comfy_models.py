@@ -108,9 +108,10 @@ def detected_sd15(seed=0):
         return comfy.sd.load_diffusion_model_state_dict(sd15_state_dict(seed))
 
 
-def detected_flux(schnell=False, seed=0):
+def detected_flux(schnell=False, seed=0, sizes=None):
     """Flux (or FluxSchnell, without the guidance embedder) as ComfyUI detects it from a real-size state
-    dict (on the meta device: no memory), instantiated tiny: the detected config with FLUX_TINY's sizes."""
+    dict (on the meta device: no memory), instantiated small: the detected config with FLUX_TINY's sizes
+    (or `sizes`)."""
     import comfy.ldm.flux.model
     import comfy.model_detection
     import comfy.ops
@@ -120,7 +121,7 @@ def detected_flux(schnell=False, seed=0):
         shapes = comfy.ldm.flux.model.Flux(**{k: v for k, v in real.items() if k != "image_model"},
                                            operations=comfy.ops.disable_weight_init).state_dict()
     config = comfy.model_detection.model_config_from_unet(shapes, "")
-    config.unet_config.update({k: v for k, v in FLUX_TINY.items() if k != "guidance_embed"})
+    config.unet_config.update({k: v for k, v in dict(FLUX_TINY, **(sizes or {})).items() if k != "guidance_embed"})
     config.set_inference_dtype(torch.float32, None)
     with torch.inference_mode():
         base = config.get_model({})

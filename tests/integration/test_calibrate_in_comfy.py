@@ -255,3 +255,44 @@ def test_img2img_calibration_makes_a_table_for_the_denoise_schedule(mods):
     expected = comfy.samplers.KSampler(model, 4, "cpu", scheduler="karras", denoise=0.5).sigmas
     assert table.sigmas == pytest.approx(expected.tolist()) and table.provenance["denoise"] == 0.5
     assert table.provenance["holdout_median_after"] <= table.provenance["holdout_median_init"]
+
+
+def test_flux_in_place_updates_copy_activations_only_and_checkpointing_needs_no_copies(mods):
+    """The Flux blocks update saved activations in place. Without checkpointing, calibration keeps copies of
+    the activations, not of the weights (a copy of the transformer per call before); with checkpointing
+    the probe finds nothing to copy, and the gradient is the same."""
+    import comfy.samplers
+    cal = mods["calibrate"]
+    model = mods["models"].detected_flux()
+    cond = mods["models"].flux_conditioning()
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 3)
+    seen = {}
+
+    class Probe(cal.CalibrationSampler):
+        def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False):
+            cal.make_weights_differentiable(model_wrap.inner_model)
+            denoise = lambda x, s: model_wrap(x, s * x.new_ones([x.shape[0]]), **extra_args)
+            x0 = torch.randn(noise.shape, generator=torch.Generator().manual_seed(0))
+            seen["probe"] = [cal.updates_activations_in_place(denoise, x0, sigmas[0], checkpoint) for checkpoint in (False, True)]
+            weights = cal.weight_pointers(model_wrap.inner_model)
+            checkpointed = lambda x, s: torch.utils.checkpoint.checkpoint(denoise, x, s, use_reentrant=False)
+            for name, keep in (("activations", weights), ("everything", set()), ("checkpointed", None)):
+                copied, x = [], x0.clone().requires_grad_(True)
+                fn = checkpointed if keep is None else cal.with_saved_copies(denoise, keep, copied)
+                fn(x, sigmas[0] * 0.9).square().sum().backward()
+                seen[name] = (sum(copied), x.grad)
+            seen["weight_bytes"] = sum(p.numel() * p.element_size() for p in model_wrap.inner_model.diffusion_model.parameters())
+            return latent_image
+
+    with torch.inference_mode(False), torch.enable_grad():
+        patcher, _ = cal.calibration_patcher(model)
+        guider = comfy.samplers.CFGGuider(patcher)
+        guider.set_conds(cal.clone_conditioning(cond), cal.clone_conditioning(cond))
+        guider.set_cfg(1.0)
+        z = torch.zeros(2, 16, 8, 8)
+        guider.sample(z, z, Probe(None), sigmas, seed=0)
+    assert seen["probe"] == [True, False]
+    assert seen["everything"][0] - seen["activations"][0] > 0.3 * seen["weight_bytes"]  # the weights it used are not copied
+    assert torch.equal(seen["activations"][1], seen["everything"][1])
+    gap = (seen["checkpointed"][1] - seen["activations"][1]).abs().max() / seen["activations"][1].abs().max()
+    assert gap < 1e-4
