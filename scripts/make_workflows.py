@@ -128,12 +128,12 @@ def demo():
     return g, layout
 
 
-WORKFLOWS = {
-    "dyweight_txt2img_sd15": (txt2img, "SD1.5 txt2img: dyweight + dyweight in a plain KSampler"),
-    "dyweight_calibrate_your_checkpoint": (calibrate, "Calibrate and save a table for your checkpoint"),
-    "dyweight_vs_builtins_grid": (grid, "dyweight vs euler / dpmpp_2m / ipndm, same seed and steps"),
-    "dyweight_flux_dev": (flux, "FLUX.1-dev, 7 steps, with the shipped table"),
-    "dyweight_demo_builtin_model": (demo, "Demo: calibrate and sample the built-in exact model"),
+WORKFLOWS = {  # file names are the titles the template browser shows
+    "DyWeight SD1.5 txt2img": txt2img,
+    "DyWeight calibrate your checkpoint": calibrate,
+    "DyWeight vs euler dpmpp_2m ipndm": grid,
+    "DyWeight FLUX.1-dev 7 steps": flux,
+    "DyWeight demo (built-in model)": demo,
 }
 
 
@@ -144,11 +144,11 @@ def table_heatmap(name):
 
 DEMO_GRID = os.path.join(ROOT, "docs", "demo_grid.png")
 PICTURES = {  # a real output for each template: the grid the demo makes, or the table the workflow uses
-    "dyweight_txt2img_sd15": lambda: table_heatmap("sd15_dyweight_6steps.yaml"),
-    "dyweight_calibrate_your_checkpoint": lambda: Image.open(os.path.join(ROOT, "docs", "heatmap.png")),
-    "dyweight_vs_builtins_grid": lambda: Image.open(DEMO_GRID),
-    "dyweight_flux_dev": lambda: table_heatmap("flux1dev_dyweight_7steps.yaml"),
-    "dyweight_demo_builtin_model": lambda: Image.open(DEMO_GRID),
+    "DyWeight SD1.5 txt2img": lambda: table_heatmap("sd15_dyweight_6steps.yaml"),
+    "DyWeight calibrate your checkpoint": lambda: Image.open(os.path.join(ROOT, "docs", "heatmap.png")),
+    "DyWeight vs euler dpmpp_2m ipndm": lambda: Image.open(DEMO_GRID),
+    "DyWeight FLUX.1-dev 7 steps": lambda: table_heatmap("flux1dev_dyweight_7steps.yaml"),
+    "DyWeight demo (built-in model)": lambda: Image.open(DEMO_GRID),
 }
 
 
@@ -164,7 +164,7 @@ def main():
     os.makedirs(os.path.join(OUT, "api"), exist_ok=True)
     with ComfyServer() as server:
         info = server.get("/object_info")
-    for name, (build, title) in WORKFLOWS.items():
+    for name, build in WORKFLOWS.items():
         graph, layout = build()
         ui = api_to_ui(graph, info, layout)
         json.dump(ui, open(os.path.join(OUT, f"{name}.json"), "w"), indent=1)

@@ -4,6 +4,8 @@ import glob
 import json
 import os
 import sys
+import urllib.request
+from urllib.parse import quote
 
 import pytest
 
@@ -24,8 +26,11 @@ def test_five_workflows_with_thumbnails_are_served(server):
     for path in UI_FILES:
         assert os.path.exists(path[:-5] + ".jpg"), path
     served = server.get("/workflow_templates")
-    names = next(v for k, v in served.items() if "DyWeight" in k)
+    pack, names = next((k, v) for k, v in served.items() if "DyWeight" in k)
     assert sorted(names) == sorted(os.path.basename(p)[:-5] for p in UI_FILES)
+    for name in names:  # the URLs the template browser fetches (titles are the file names, spaces and all)
+        with urllib.request.urlopen(f"{server.url}/api/workflow_templates/{quote(pack)}/{quote(name)}.jpg") as r:
+            assert r.read(3) == b"\xff\xd8\xff"  # a JPEG
 
 
 @pytest.mark.parametrize("path", UI_FILES, ids=os.path.basename)
@@ -56,7 +61,7 @@ def test_workflow_validates_against_object_info(server, path):
 
 def test_demo_workflow_runs(server):
     info = server.get("/object_info")
-    prompt = ui_to_api(json.load(open(os.path.join(ROOT, "workflows", "dyweight_demo_builtin_model.json"))), info)
+    prompt = ui_to_api(json.load(open(os.path.join(ROOT, "workflows", "DyWeight demo (built-in model).json"))), info)
     entry = server.run(prompt)
     assert entry["status"]["status_str"] == "success", entry["status"]
     files = server.output_files(entry)
