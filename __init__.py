@@ -1,19 +1,25 @@
-"""ComfyUI-DyWeight: registers the `dyweight` sampler and the DyWeight nodes. Nothing else."""
-import importlib.util
+"""ComfyUI-DyWeight: registers the `dyweight` sampler and scheduler and the DyWeight nodes. Nothing else."""
+import logging
+import sys
+
+WEB_DIRECTORY = "./web"  # the nodes' help pages: web/docs/<NodeId>.md
 
 # Outside ComfyUI (pytest imports every package __init__ it walks through) there is nothing to register.
-if importlib.util.find_spec("comfy_api") is not None:
-    from comfy_api.latest import ComfyExtension
+if "folder_paths" in sys.modules:
+    try:
+        from .nodes import NODES
+        from .nodes.api import ComfyExtension
+        from .nodes.sampler import register_folder, register_sampler
 
-    from .nodes import NODES
-    from .nodes.sampler import register_folder, register_sampler
+        register_folder()
+        register_sampler()
+    except Exception as e:  # an older or newer ComfyUI: say why in one line instead of registering nothing silently
+        logging.error(f"[DyWeight] cannot register with this ComfyUI ({type(e).__name__}: {e}); "
+                      f"the pack needs ComfyUI 0.3.75 or newer with comfy_api.v0_0_2")
+    else:
+        class DyWeightExtension(ComfyExtension):
+            async def get_node_list(self):
+                return NODES
 
-    register_folder()
-    register_sampler()
-
-    class DyWeightExtension(ComfyExtension):
-        async def get_node_list(self):
-            return NODES
-
-    async def comfy_entrypoint():
-        return DyWeightExtension()
+        async def comfy_entrypoint():
+            return DyWeightExtension()

@@ -125,29 +125,41 @@ def _matrix(value, fail, what):
     return [_vector(r, fail, what) for r in value]
 
 
+def table_from_text(text, name="inline table"):
+    """A table from its YAML text (a file's or a workflow's), validated as every table is."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise TableError(f"table '{name}': cannot be read as YAML ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    return CoefficientTable.from_dict(data, name=name)
+
+
+def table_to_text(table):
+    """The YAML text of a validated table: what save_table writes and an inline table holds."""
+    return yaml.safe_dump(table.validate().to_dict(), sort_keys=False, default_flow_style=None, width=120)
+
+
 def load_table(path):
     """Read and validate a table file; TableError names the file on any problem."""
     name = os.path.splitext(os.path.basename(path))[0]
     try:
         with open(path, "rb") as f:
-            raw = f.read()
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            text = f.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
         raise TableError(f"table file '{path}': cannot be read as YAML ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     try:
-        return CoefficientTable.from_dict(data, name=name)
+        return table_from_text(text, name)
     except TableError as e:
         raise TableError(f"table file '{path}': {str(e).split(': ', 1)[-1]}") from None
 
 
 def save_table(table, path, overwrite=False):
     """Validate, then write atomically (temp file + rename); refuse to overwrite unless asked."""
-    table.validate()
+    text = table_to_text(table)
     if os.path.exists(path) and not overwrite:
         raise TableError(f"table file '{path}' already exists (allow overwrite to replace it)")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    text = yaml.safe_dump(table.to_dict(), sort_keys=False, default_flow_style=None, width=120)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=folder)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; tables are meant to be shared

@@ -1,8 +1,9 @@
 """Thin ComfyUI adapters over dyweight_core."""
 from .calibrate import DyWeightCalibrate
 from .sampler import DyWeightSampler
-from .tables import DyWeightInspect, DyWeightLoadTable, DyWeightSaveTable, DyWeightScheduler
+from .tables import (DyWeightInlineTable, DyWeightInspect, DyWeightLoadTable, DyWeightSaveTable, DyWeightScheduler,
+                     DyWeightTableAsText)
 from .testbed import DyWeightDemoDecode, DyWeightDemoModel
 
-NODES = [DyWeightSampler, DyWeightCalibrate, DyWeightLoadTable, DyWeightSaveTable, DyWeightScheduler, DyWeightInspect,
-         DyWeightDemoModel, DyWeightDemoDecode]
+NODES = [DyWeightSampler, DyWeightCalibrate, DyWeightLoadTable, DyWeightInlineTable, DyWeightTableAsText, DyWeightSaveTable,
+         DyWeightScheduler, DyWeightInspect, DyWeightDemoModel, DyWeightDemoDecode]

@@ -11,7 +11,7 @@ import comfy.model_sampling
 import comfy.sample
 import comfy.samplers
 import comfy.utils
-from comfy_api.latest import io
+from .api import io
 
 from ..dyweight_core.calibrate import CalibrationConfig, calibrate
 from .model_info import continuous_sampling, feed_hash, model_identity

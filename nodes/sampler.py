@@ -8,7 +8,7 @@ import torch
 import comfy.k_diffusion.sampling
 import comfy.samplers
 import folder_paths
-from comfy_api.latest import io
+from .api import io
 
 from ..dyweight_core import solver
 from ..dyweight_core.lookup import SCHEDULER, choose_table, scan_tables, scheduler_sigmas, sigmas_match

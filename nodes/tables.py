@@ -4,12 +4,12 @@ import os
 import re
 
 import torch
-from comfy_api.latest import io, ui
+from .api import io, ui
 
 from ..dyweight_core import heatmap
 from ..dyweight_core.lookup import read_cached, scan_tables
 from ..dyweight_core.schedules import flux_mu, table_sigmas
-from ..dyweight_core.table import TableError, save_table
+from ..dyweight_core.table import TableError, save_table, table_from_text, table_to_text
 from .sampler import TABLE, table_folders, user_table_dir
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -75,6 +75,42 @@ class DyWeightLoadTable(io.ComfyNode):
         if isinstance(table, TableError):
             raise table
         return io.NodeOutput(table)
+
+
+class DyWeightInlineTable(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="DyWeightInlineTable", display_name="DyWeight Inline Table", category="sampling/dyweight",
+            description="A table kept inside the workflow, so a shared workflow (JSON or PNG) carries its calibrated "
+                        "table. Paste the text that DyWeight Table as Text shows; it is validated like a file.",
+            inputs=[io.String.Input("table_yaml", multiline=True, default="",
+                                    tooltip="The table's YAML (format dyweight-table/1), e.g. from DyWeight Table as Text.")],
+            outputs=[TABLE.Output()],
+        )
+
+    @classmethod
+    def execute(cls, table_yaml) -> io.NodeOutput:
+        if not table_yaml.strip():
+            raise TableError("DyWeight Inline Table is empty: paste a table's YAML (DyWeight Table as Text shows one)")
+        return io.NodeOutput(table_from_text(table_yaml))
+
+
+class DyWeightTableAsText(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="DyWeightTableAsText", display_name="DyWeight Table as Text", category="sampling/dyweight",
+            description="Shows a table's YAML, to copy into DyWeight Inline Table so the workflow carries it.",
+            inputs=[TABLE.Input("table", tooltip="The table to show, e.g. from DyWeight Calibrate or Load Table.")],
+            outputs=[io.String.Output(display_name="table_yaml")],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, table) -> io.NodeOutput:
+        text = table_to_text(table)
+        return io.NodeOutput(text, ui=ui.PreviewText(text))
 
 
 class DyWeightSaveTable(io.ComfyNode):

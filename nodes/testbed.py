@@ -6,7 +6,7 @@ import comfy.model_base
 import comfy.model_management
 import comfy.model_patcher
 import comfy.supported_models_base
-from comfy_api.latest import io
+from .api import io
 
 from ..dyweight_core.testbed import GaussianMixture
 
@@ -89,7 +89,8 @@ class DyWeightDemoModel(io.ComfyNode):
                                tooltip="eps / v: SD1.5-style discrete schedule (EPS or V-prediction). flow: rectified flow like SD3/FLUX."),
                 io.Float.Input("shift", default=3.0, min=0.1, max=20.0, step=0.1, tooltip="Flow time shift (flow only)."),
                 io.Int.Input("batch_size", default=4, min=1, max=64, tooltip="Latents in the batch."),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="Which set of pictures the mixture is drawn over."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=False,
+                             tooltip="Which set of pictures the mixture is drawn over."),
             ],
             outputs=[io.Model.Output(), io.Conditioning.Output(display_name="positive"),
                      io.Conditioning.Output(display_name="negative"), io.Latent.Output()],

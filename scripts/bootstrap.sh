@@ -54,7 +54,7 @@ if [ "$(cat "$VENV/.comfy-reqs-ok" 2>/dev/null)" != "$REQS_KEY" ]; then
   echo "[bootstrap] installing ComfyUI requirements"
   grep -viE '^(torch|torchvision|torchaudio)([<>=~ ]|$)' "$COMFY/requirements.txt" > "$CACHE/comfy-reqs.txt"
   PIP install -r "$CACHE/comfy-reqs.txt" requests
-  PIP install -r requirements.txt pytest comfy-cli matplotlib playwright
+  PIP install -r requirements.txt pytest comfy-cli matplotlib playwright ruff  # ruff: comfy node validate runs it
   echo "$REQS_KEY" > "$VENV/.comfy-reqs-ok"
 fi
 

@@ -15,7 +15,7 @@ from workflow_format import api_to_ui, ui_to_api
 
 sys.path.insert(0, ROOT)
 from dyweight_core import heatmap  # noqa: E402
-from dyweight_core.table import load_table  # noqa: E402
+from dyweight_core.table import load_table, table_to_text  # noqa: E402
 
 OUT = os.path.join(ROOT, "workflows")
 SD15 = "v1-5-pruned-emaonly.safetensors"
@@ -128,12 +128,30 @@ def demo():
     return g, layout
 
 
+def inline_table():
+    """A workflow that carries its table: it runs the same on a machine with no table files."""
+    text = table_to_text(load_table(os.path.join(ROOT, "coefficients", "demo_eps_karras_4steps.yaml")))
+    g = {
+        "1": node("DyWeightDemoModel", kind="eps", shift=3.0, batch_size=4, seed=0),
+        "2": node("DyWeightInlineTable", "Table carried by this workflow", table_yaml=text),
+        "3": node("DyWeightSampler", table=["2", 0]),
+        "4": node("DyWeightScheduler", table=["2", 0], resolution=1024, denoise=1.0),
+        "5": node("SamplerCustom", "dyweight, 4 steps, inline table", model=["1", 0], add_noise=True, noise_seed=7, cfg=1.0,
+                  positive=["1", 1], negative=["1", 2], sampler=["3", 0], sigmas=["4", 0], latent_image=["1", 3]),
+        "6": node("DyWeightDemoDecode", samples=["5", 0], scale=4),
+        "7": node("SaveImage", images=["6", 0], filename_prefix="inline_table"),
+    }
+    layout = {"1": (0, 0), "2": (340, -260), "3": (760, -260), "4": (760, -120), "5": (1060, 0), "6": (1400, 0), "7": (1660, 0)}
+    return g, layout
+
+
 WORKFLOWS = {  # file names are the titles the template browser shows
     "DyWeight SD1.5 txt2img": txt2img,
     "DyWeight calibrate your checkpoint": calibrate,
     "DyWeight vs euler dpmpp_2m ipndm": grid,
     "DyWeight FLUX.1-dev 7 steps": flux,
     "DyWeight demo (built-in model)": demo,
+    "DyWeight table inside the workflow": inline_table,
 }
 
 
@@ -149,6 +167,7 @@ PICTURES = {  # a real output for each template: the grid the demo makes, or the
     "DyWeight vs euler dpmpp_2m ipndm": lambda: Image.open(DEMO_GRID),
     "DyWeight FLUX.1-dev 7 steps": lambda: table_heatmap("flux1dev_dyweight_7steps.yaml"),
     "DyWeight demo (built-in model)": lambda: Image.open(DEMO_GRID),
+    "DyWeight table inside the workflow": lambda: table_heatmap("demo_eps_karras_4steps.yaml"),
 }
 
 

@@ -35,6 +35,7 @@ def load_pack(cpu=True):
     comfy.options.enable_args_parsing(False)
     import comfy.cli_args
     comfy.cli_args.args.cpu = cpu
+    import folder_paths  # noqa: F401  (loaded before any pack, as in ComfyUI; the pack registers only inside ComfyUI)
     spec = importlib.util.spec_from_file_location("comfyui_dyweight", os.path.join(ROOT, "__init__.py"),
                                                   submodule_search_locations=[ROOT])
     pack = importlib.util.module_from_spec(spec)

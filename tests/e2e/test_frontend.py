@@ -12,7 +12,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 UI_FILES = sorted(glob.glob(os.path.join(ROOT, "workflows", "*.json")))
 CHROMIUM = os.environ.get("DYWEIGHT_CHROMIUM", "/usr/lib/chromium/chromium")
-RUNS_HERE = {"DyWeight demo (built-in model)"}  # needs no downloaded checkpoint
+RUNS_HERE = {"DyWeight demo (built-in model)", "DyWeight table inside the workflow"}  # needs no downloaded checkpoint
 USER_FILES = {"checkpoints": ["v1-5-pruned-emaonly.safetensors"], "diffusion_models": ["flux1-dev.safetensors"],
               "text_encoders": ["t5xxl_fp16.safetensors", "clip_l.safetensors"], "vae": ["ae.safetensors"]}
 
@@ -44,8 +44,13 @@ def frontend(server, tmp_path_factory):
             page.wait_for_timeout(500)
             page.screenshot(path=os.path.join(shots, f"{name}.png"))
         seen["calibrate_widgets"] = page.evaluate(
-            "() => { app.graph.clear(); const n = LiteGraph.createNode('DyWeightCalibrate'); app.graph.add(n);"
+            "() => { app.graph.clear(); const n = LiteGraph.createNode('DyWeightCalibrate'); n.pos = [400, 300];"
+            " app.graph.add(n); app.canvas.selectNode(n); app.canvas.setDirty(true, true);"
             " return n.widgets.map(w => [w.name, w.value]); }")
+        page.locator('[data-testid="info-button"]').first.click()  # the selection toolbox's node help
+        page.wait_for_function("() => document.body.innerText.includes('Learns a DyWeight table')", timeout=30_000)
+        seen["help_headings"] = page.evaluate("() => Array.from(document.querySelectorAll('h1, h2')).map(h => h.innerText)")
+        page.screenshot(path=os.path.join(shots, "help_DyWeightCalibrate.png"))
         browser.close()
     return seen
 
@@ -86,3 +91,8 @@ def test_calibrate_added_from_the_node_menu_keeps_its_seed(frontend):
     assert "control_after_generate" not in names and dict(widgets)["seed"] == 0
     assert names[:6] == ["steps", "scheduler", "cfg", "teacher_steps", "iterations", "seed"]
     assert dict(widgets)["samples"] == 32 and dict(widgets)["learning_rate"] == pytest.approx(0.005)
+
+
+def test_node_help_page_renders_in_the_help_panel(frontend):
+    """The pack's web/docs/DyWeightCalibrate.md, shown by the frontend's node help (the (i) of the selection toolbox)."""
+    assert "DyWeight Calibrate" in frontend["help_headings"] and {"Inputs", "Connect"} <= set(frontend["help_headings"])

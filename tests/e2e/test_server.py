@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-NODES = ["DyWeightSampler", "DyWeightCalibrate", "DyWeightLoadTable", "DyWeightSaveTable", "DyWeightScheduler", "DyWeightDemoModel", "DyWeightDemoDecode"]
+NODES = ["DyWeightSampler", "DyWeightCalibrate", "DyWeightLoadTable", "DyWeightInlineTable", "DyWeightTableAsText", "DyWeightSaveTable",
+         "DyWeightScheduler", "DyWeightInspect", "DyWeightDemoModel", "DyWeightDemoDecode"]
 
 
 def combo_options(spec):
@@ -140,3 +141,17 @@ def test_cancel_stops_a_long_calibration_quickly_and_writes_nothing(server):
     assert stopped_after < 5, stopped_after
     assert not os.path.exists(os.path.join(server.base, "models", "dyweight", "cancelled.yaml"))
     assert server.run(demo_prompt("dyweight", prefix="after_cancel"))["status"]["status_str"] == "success"
+
+
+def test_every_node_has_a_help_page_served(server):
+    """The frontend's node help reads /extensions/<pack>/docs/<NodeId>.md from the pack's WEB_DIRECTORY."""
+    import urllib.request
+    info = server.get("/object_info")
+    for node in NODES:
+        with urllib.request.urlopen(f"{server.url}/extensions/ComfyUI-DyWeight/docs/{node}.md") as r:
+            page = r.read().decode()
+        assert page.startswith(f"# {info[node]['display_name']}"), node
+        for section in ("required", "optional"):
+            for name in info[node]["input"].get(section, {}):
+                assert f"**{name}**" in page or f"| {name} |" in page, f"{node}.md does not explain input {name}"
+        assert "## Connect" in page

@@ -21,8 +21,8 @@ def strip_meta(prompt):
     return {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
 
 
-def test_five_workflows_with_thumbnails_are_served(server):
-    assert len(UI_FILES) == 5
+def test_six_workflows_with_thumbnails_are_served(server):
+    assert len(UI_FILES) == 6
     for path in UI_FILES:
         assert os.path.exists(path[:-5] + ".jpg"), path
     served = server.get("/workflow_templates")

@@ -53,3 +53,24 @@ def test_two_packs_keep_each_others_samplers_and_schedulers(order):
     assert out["sigmas"]["dyweight"] == 5 and out["sigmas"]["fixture_linear"] == 5 and out["sigmas"]["karras"] == 5
     assert out["sampler_fns"] == {"dyweight": "sample_dyweight", "fixture_euler": "sample_fixture_euler"}
     assert "DyWeightSampler" in out["nodes"] and "FixtureConditioning" in out["nodes"]
+
+
+def test_a_comfyui_without_the_versioned_api_gets_one_line_saying_why():
+    script = r'''
+import asyncio, logging, sys
+sys.path.insert(0, sys.argv[1])
+import comfy.options
+comfy.options.enable_args_parsing(False)
+import comfy.cli_args
+comfy.cli_args.args.cpu = True
+import comfy.samplers, nodes
+sys.modules["comfy_api.v0_0_2"] = None  # as on a ComfyUI that predates it
+logging.basicConfig(level=logging.INFO, format="LOG %(message)s", stream=sys.stdout)
+asyncio.run(nodes.load_custom_node(sys.argv[2]))
+print("REGISTERED", "dyweight" in comfy.samplers.SAMPLER_NAMES)
+'''
+    res = subprocess.run([sys.executable, "-c", script, comfyui_path(), ROOT], capture_output=True, text=True,
+                         cwd=comfyui_path(), timeout=300)
+    lines = [l for l in (res.stdout + res.stderr).splitlines() if "[DyWeight]" in l]
+    assert len(lines) == 1 and "cannot register with this ComfyUI" in lines[0] and "comfy_api.v0_0_2" in lines[0], res.stdout[-2000:]
+    assert "REGISTERED False" in res.stdout
