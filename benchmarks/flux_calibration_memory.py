@@ -38,33 +38,23 @@ def step(mode, hidden, depth):
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 4)
     result = {}
 
-    class OneStep(cal.CalibrationSampler):
-        def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False):
-            cal.make_weights_differentiable(model_wrap.inner_model)
-            denoise = lambda x, s: model_wrap(x, s * x.new_ones([x.shape[0]]), **extra_args)
-            copied, ckpt = [], None
-            weights = cal.weight_pointers(model_wrap.inner_model)
-            if mode == "checkpointing":
-                ckpt = lambda fn, *a: torch.utils.checkpoint.checkpoint(fn, *a, use_reentrant=False)
-            else:
-                denoise = cal.with_saved_copies(denoise, weights if mode == "activations" else set(), copied)
-            table = euler_table(sigmas.tolist())
-            W = torch.tensor(table.weights, dtype=torch.float64, requires_grad=True)
-            x = torch.randn(noise.shape, generator=torch.Generator().manual_seed(0))
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            unroll(denoise, x, sigmas.tolist(), table.replace(weights=W), checkpoint=ckpt).square().mean().backward()
-            result.update(copied_mb=sum(copied) / 2 ** 20, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                          rss_before_step_mb=before / 1024, grad=W.grad.abs().sum().item(),
-                          weights_mb=sum(p.numel() * p.element_size() for p in model_wrap.inner_model.diffusion_model.parameters()) / 2 ** 20)
-            return latent_image
+    def one_step(model_wrap, sigmas, extra_args, noise):
+        denoise = lambda x, s: model_wrap(x, s * x.new_ones([x.shape[0]]), **extra_args)
+        copied, ckpt = [], None
+        if mode == "checkpointing":
+            ckpt = lambda fn, *a: torch.utils.checkpoint.checkpoint(fn, *a, use_reentrant=False)
+        else:
+            denoise = cal.with_saved_copies(denoise, cal.weight_pointers(model_wrap.inner_model) if mode == "activations" else set(), copied)
+        table = euler_table(sigmas.tolist())
+        W = torch.tensor(table.weights, dtype=torch.float64, requires_grad=True)
+        x = torch.randn(noise.shape, generator=torch.Generator().manual_seed(0))
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        unroll(denoise, x, sigmas.tolist(), table.replace(weights=W), checkpoint=ckpt).square().mean().backward()
+        result.update(copied_mb=sum(copied) / 2 ** 20, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      rss_before_step_mb=before / 1024, grad=W.grad.abs().sum().item(),
+                      weights_mb=sum(p.numel() * p.element_size() for p in model_wrap.inner_model.diffusion_model.parameters()) / 2 ** 20)
 
-    with torch.inference_mode(False), torch.enable_grad():
-        patcher, _ = cal.calibration_patcher(model)
-        guider = comfy.samplers.CFGGuider(patcher)
-        guider.set_conds(cal.clone_conditioning(cond), cal.clone_conditioning(cond))
-        guider.set_cfg(1.0)
-        z = torch.zeros(2, 16, 32, 32)
-        guider.sample(z, z, OneStep(None), sigmas, seed=0)
+    comfy_models.inside_calibration(model, cond, sigmas, (2, 16, 32, 32), one_step)
     return result
 
 

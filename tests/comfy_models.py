@@ -127,3 +127,23 @@ def detected_flux(schnell=False, seed=0, sizes=None):
         base = config.get_model({})
         _randomise(base.diffusion_model, seed)
         return _patcher(base)
+
+
+def inside_calibration(model, cond, sigmas, latent_shape, body, cfg=1.0):
+    """body(model_wrap, sigmas, extra_args, noise) run where DyWeight Calibrate works: in a comfy Sampler driven
+    by a CFGGuider over the calibration patcher, gradients on, weights made differentiable."""
+    import comfy.samplers
+    from comfyui_dyweight.nodes import calibrate as cal
+
+    class Body(comfy.samplers.Sampler):
+        def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False):
+            cal.make_weights_differentiable(model_wrap.inner_model)
+            body(model_wrap, sigmas, extra_args, noise)
+            return latent_image
+
+    with torch.inference_mode(False), torch.enable_grad():
+        guider = comfy.samplers.CFGGuider(cal.calibration_patcher(model)[0])
+        guider.set_conds(cal.clone_conditioning(cond), cal.clone_conditioning(cond))
+        guider.set_cfg(cfg)
+        z = torch.zeros(latent_shape)
+        guider.sample(z, z, Body(), sigmas, seed=0)

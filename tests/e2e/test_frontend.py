@@ -40,6 +40,7 @@ def frontend(server, tmp_path_factory):
         for path in UI_FILES:
             name = os.path.basename(path)[:-5]
             seen["prompts"][name] = page.evaluate(TO_PROMPT, json.load(open(path)))
+            seen.setdefault("titles", {})[name] = page.evaluate("() => app.graph._nodes.map(n => [n.type, n.title])")
             page.evaluate(FIT_VIEW)
             page.wait_for_timeout(500)
             page.screenshot(path=os.path.join(shots, f"{name}.png"))
@@ -81,6 +82,16 @@ def test_workflow_loads_converts_and_queues_in_the_real_frontend(server, fronten
     entry = server.wait(answer["prompt_id"])
     if name in RUNS_HERE:
         assert entry["status"]["status_str"] == "success", entry["status"]
+
+
+def test_workflow_nodes_show_display_names_not_class_ids(server, frontend):
+    info = server.get("/object_info")
+    for name, titles in frontend["titles"].items():
+        api = json.load(open(os.path.join(ROOT, "workflows", "api", name + ".json")))
+        explicit = {n["_meta"]["title"] for n in api.values() if n.get("_meta", {}).get("title")}
+        assert not explicit & set(info), f"{name}: a title that is a class id"  # titles say more than the id
+        for node_type, title in titles:  # (nodes without a display name show their id, as ComfyUI's own do)
+            assert title in explicit or title == (info[node_type].get("display_name") or node_type), (name, node_type, title)
 
 
 def test_calibrate_added_from_the_node_menu_keeps_its_seed(frontend):

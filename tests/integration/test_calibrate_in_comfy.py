@@ -268,31 +268,38 @@ def test_flux_in_place_updates_copy_activations_only_and_checkpointing_needs_no_
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 3)
     seen = {}
 
-    class Probe(cal.CalibrationSampler):
-        def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False):
-            cal.make_weights_differentiable(model_wrap.inner_model)
-            denoise = lambda x, s: model_wrap(x, s * x.new_ones([x.shape[0]]), **extra_args)
-            x0 = torch.randn(noise.shape, generator=torch.Generator().manual_seed(0))
-            seen["probe"] = [cal.updates_activations_in_place(denoise, x0, sigmas[0], checkpoint) for checkpoint in (False, True)]
-            weights = cal.weight_pointers(model_wrap.inner_model)
-            checkpointed = lambda x, s: torch.utils.checkpoint.checkpoint(denoise, x, s, use_reentrant=False)
-            for name, keep in (("activations", weights), ("everything", set()), ("checkpointed", None)):
-                copied, x = [], x0.clone().requires_grad_(True)
-                fn = checkpointed if keep is None else cal.with_saved_copies(denoise, keep, copied)
-                fn(x, sigmas[0] * 0.9).square().sum().backward()
-                seen[name] = (sum(copied), x.grad)
-            seen["weight_bytes"] = sum(p.numel() * p.element_size() for p in model_wrap.inner_model.diffusion_model.parameters())
-            return latent_image
+    def probe(model_wrap, sigmas, extra_args, noise):
+        denoise = lambda x, s: model_wrap(x, s * x.new_ones([x.shape[0]]), **extra_args)
+        x0 = torch.randn(noise.shape, generator=torch.Generator().manual_seed(0))
+        seen["probe"] = [cal.updates_activations_in_place(denoise, x0, sigmas[0], checkpoint) for checkpoint in (False, True)]
+        weights = cal.weight_pointers(model_wrap.inner_model)
+        checkpointed = lambda x, s: torch.utils.checkpoint.checkpoint(denoise, x, s, use_reentrant=False)
+        for name, keep in (("activations", weights), ("everything", set()), ("checkpointed", None)):
+            copied, x = [], x0.clone().requires_grad_(True)
+            fn = checkpointed if keep is None else cal.with_saved_copies(denoise, keep, copied)
+            fn(x, sigmas[0] * 0.9).square().sum().backward()
+            seen[name] = (sum(copied), x.grad)
+        seen["weight_bytes"] = sum(p.numel() * p.element_size() for p in model_wrap.inner_model.diffusion_model.parameters())
 
-    with torch.inference_mode(False), torch.enable_grad():
-        patcher, _ = cal.calibration_patcher(model)
-        guider = comfy.samplers.CFGGuider(patcher)
-        guider.set_conds(cal.clone_conditioning(cond), cal.clone_conditioning(cond))
-        guider.set_cfg(1.0)
-        z = torch.zeros(2, 16, 8, 8)
-        guider.sample(z, z, Probe(None), sigmas, seed=0)
+    mods["models"].inside_calibration(model, cond, sigmas, (2, 16, 8, 8), probe)
     assert seen["probe"] == [True, False]
     assert seen["everything"][0] - seen["activations"][0] > 0.3 * seen["weight_bytes"]  # the weights it used are not copied
     assert torch.equal(seen["activations"][1], seen["everything"][1])
     gap = (seen["checkpointed"][1] - seen["activations"][1]).abs().max() / seen["activations"][1].abs().max()
     assert gap < 1e-4
+
+
+def test_progress_bar_moves_during_the_teacher_solve(mods):
+    """The teacher solve can be most of the runtime: the node's bar runs over its batches first."""
+    import comfy.utils
+    updates = []
+    previous = comfy.utils.PROGRESS_BAR_HOOK
+    comfy.utils.set_progress_bar_global_hook(lambda value, total, preview, node_id=None: updates.append((value, total)))
+    try:
+        calibrate_demo(mods, steps=4, iterations=12, seed=21)  # 32 + 16 + 16 noises, batches of 8: 8 teacher batches
+    finally:
+        comfy.utils.set_progress_bar_global_hook(previous)
+    teacher = [u for u in updates if u[1] == 8]
+    student = [u for u in updates if u[1] == 12]
+    assert [v for v, _ in teacher] == list(range(1, 9)) and student[-1] == (12, 12)
+    assert updates.index(teacher[-1]) < updates.index(student[0])
