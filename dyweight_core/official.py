@@ -131,12 +131,10 @@ def snapshot_sigmas(points, loss, dataset):
         if kind == "discrete":
             return schedules.discrete_sigmas(points, grid), "ldm_discrete"
         smin, smax = grid[0].item(), grid[-1].item()
-    elif kind == "polynomial":
-        smin, smax = float(loss.get("sigma_min", 0.002)), float(loss.get("sigma_max", 80.0))
     else:
-        raise ImportRefused(f"schedule {kind!r} of a pixel model ({dataset}) is not supported")
+        smin, smax = float(loss.get("sigma_min", 0.002)), float(loss.get("sigma_max", 80.0))
     if kind != "polynomial":
-        raise ImportRefused(f"unknown schedule type {kind!r}")
+        raise ImportRefused(f"schedule type {kind!r} of {dataset} is not supported")
     return schedules.polynomial_sigmas(points, smin, smax, rho), f"polynomial rho {rho:g}"
 
 
