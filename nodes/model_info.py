@@ -92,7 +92,7 @@ def describe_patches(patches):
 def feed_hash(h, obj, head=None, depth=0):
     """Feed a stable description of `obj` to the hash `h`, never its id(): tensors by shape, dtype and
     values (the first `head` of them when given), containers by content, functions by name and closure,
-    other objects by type and fields (modules by type and size only)."""
+    other objects by type and fields (modules by type and weight fingerprint)."""
     if depth > 12:
         h.update(b"...")
     elif torch.is_tensor(obj):
@@ -109,8 +109,8 @@ def feed_hash(h, obj, head=None, depth=0):
             feed_hash(h, v, head, depth + 1)
     elif isinstance(obj, (str, int, float, bool, type(None))):
         h.update(repr(obj).encode())
-    elif isinstance(obj, torch.nn.Module):
-        h.update(f"M{type(obj).__qualname__}{sum(p.numel() for p in obj.parameters())}".encode())
+    elif isinstance(obj, torch.nn.Module):  # e.g. a ControlNet in conditioning: its weights, sampled
+        h.update(f"M{type(obj).__qualname__}{weight_fingerprint(obj)}".encode())
     elif callable(obj) and hasattr(obj, "__qualname__"):
         h.update(f"F{getattr(obj, '__module__', '')}.{obj.__qualname__}".encode())
         feed_hash(h, [c.cell_contents for c in (getattr(obj, "__closure__", None) or ()) if _cell_filled(c)], head, depth + 1)

@@ -76,3 +76,15 @@ def test_a_lora_forces_a_new_teacher_solve_and_its_table_is_not_the_base_models(
         assert chosen is table and "weight fingerprint" not in message and "the same checkpoint, but calibrated with patches" in message
     chosen, message = choose_table([table], env["identity"](env["lora"]("lora_a.safetensors", 1.0)), table.sigmas)
     assert "(weight fingerprint match)" in message
+
+
+def test_two_modules_of_one_architecture_do_not_hash_alike(env):
+    """A ControlNet (or any module) in conditioning or patches is identified by its weights, not its shape."""
+    import hashlib
+    from comfyui_dyweight.nodes.model_info import feed_hash
+    digest = lambda obj: (lambda h: (feed_hash(h, obj), h.hexdigest())[1])(hashlib.sha256())
+    a, b = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+    with torch.no_grad():
+        b.weight.copy_(a.weight * 1.5)
+        b.bias.copy_(a.bias)
+    assert digest({"control": a}) != digest({"control": b}) and digest({"control": a}) == digest({"control": a})
