@@ -1,4 +1,5 @@
-"""ComfyUI-DyWeight: registers the `dyweight` sampler and scheduler and the DyWeight nodes. Nothing else."""
+"""ComfyUI-DyWeight: registers the `dyweight` sampler and scheduler, the DyWeight nodes, and the release of its
+calibration caches with ComfyUI's "free memory". Nothing else."""
 import logging
 import sys
 
@@ -9,10 +10,12 @@ if "folder_paths" in sys.modules:
     try:
         from .nodes import NODES
         from .nodes.api import ComfyExtension
+        from .nodes.calibrate import release_teacher_caches_with_models
         from .nodes.sampler import register_folder, register_sampler
 
         register_folder()
         register_sampler()
+        release_teacher_caches_with_models()
     except Exception as e:  # an older or newer ComfyUI: say why in one line instead of registering nothing silently
         logging.error(f"[DyWeight] cannot register with this ComfyUI ({type(e).__name__}: {e}); "
                       f"the pack needs ComfyUI 0.3.75 or newer with comfy_api.v0_0_2")

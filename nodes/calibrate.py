@@ -144,6 +144,21 @@ def teacher_cache(key, keep=2):
     return cache
 
 
+def release_teacher_caches_with_models():
+    """ComfyUI's "free memory" / "unload models" (the /free endpoint) ends in unload_all_models: let it drop
+    the teacher caches too. Chained once, in place; the original runs first and unchanged."""
+    original = comfy.model_management.unload_all_models
+    if getattr(original, "releases_dyweight_caches", False):
+        return
+
+    def unload_all_models(*args, **kwargs):
+        result = original(*args, **kwargs)
+        TEACHER_CACHES.clear()
+        return result
+    unload_all_models.releases_dyweight_caches = True
+    comfy.model_management.unload_all_models = unload_all_models
+
+
 def progress_reporter(total):
     """The node's progress bar runs twice: over the teacher's batches, then over the iterations."""
     pbar = comfy.utils.ProgressBar(total)

@@ -303,3 +303,14 @@ def test_progress_bar_moves_during_the_teacher_solve(mods):
     student = [u for u in updates if u[1] == 12]
     assert [v for v, _ in teacher] == list(range(1, 9)) and student[-1] == (12, 12)
     assert updates.index(teacher[-1]) < updates.index(student[0])
+
+
+def test_free_memory_releases_the_teacher_caches(mods):
+    """ComfyUI's "free memory" button and /free end in unload_all_models; the teacher endpoints go with the models."""
+    import comfy.model_management
+    calibrate_demo(mods, steps=3, iterations=2, seed=31)
+    assert mods["calibrate"].TEACHER_CACHES
+    comfy.model_management.unload_all_models()
+    assert not mods["calibrate"].TEACHER_CACHES
+    mods["calibrate"].release_teacher_caches_with_models()  # registering twice chains once
+    assert comfy.model_management.unload_all_models.releases_dyweight_caches
