@@ -23,6 +23,7 @@ class CalibrationConfig:
     batch_size: int = 16
     window: int = 3
     init: str = "adams_bashforth"   # or "euler"
+    afs: bool = False               # analytical first step: one model call fewer (method/DYWEIGHT.md section 4)
     convention: str = "denoiser"    # or "velocity" (flow models, like the FLUX tables)
     learn_t_scale: bool = True
     loss: str = "rmse"              # "rmse" (per-sample), "l2", "huber", or "perceptual" (needs a decoder)
@@ -116,7 +117,9 @@ def initial_table(sigmas, config):
     band = torch.zeros(n, n, dtype=torch.float64)
     for i in range(n):
         band[i, max(0, i - config.window + 1):i + 1] = 1
-    return table.replace(window=config.window, convention=config.convention, name=""), weights * band, band
+    t_scale = table.t_scale[1:] if config.afs else table.t_scale  # no model call, so no time scale, at step 0
+    return table.replace(window=config.window, convention=config.convention, afs=config.afs, t_scale=t_scale, name=""), \
+        weights * band, band
 
 
 def table_from(base, weights, t_scale):

@@ -220,7 +220,8 @@ def format_report(table, info):
     gain = lambda ref: f"{ref / max(r['test_median_calibrated'], 1e-12):.1f}x"
     teacher = "reused from an earlier calibration" if r["teacher_cached"] else f"{r['teacher_seconds']:.1f}s"
     lines = [
-        f"DyWeight calibration: {table.steps} steps, window {table.window}, {table.model.get('family')} ({table.model.get('model_type')})",
+        f"DyWeight calibration: {table.steps} steps{f' ({table.steps - 1} model calls, AFS)' if table.afs else ''}, "
+        f"window {table.window}, {table.model.get('family')} ({table.model.get('model_type')})",
         f"median error vs the teacher on {r['test_samples']} test latents (not used to fit or choose the table):",
         f"  calibrated    {r['test_median_calibrated']:.5f}  (chosen at iteration {r['best_iteration']}/{r['iterations_run']} "
         f"on {r['holdout_samples']} held-out latents)",
@@ -269,6 +270,9 @@ class DyWeightCalibrate(io.ComfyNode):
                 # new inputs go last: saved UI workflows list widget values by position
                 io.Float.Input("denoise", default=1.0, min=0.01, max=1.0, step=0.01, optional=True,
                                tooltip="As in KSampler: below 1 calibrates the img2img schedule from latent_image."),
+                io.Boolean.Input("afs", default=False, optional=True,
+                                 tooltip="Analytical first step: step 0 uses a unit-variance Gaussian data model instead of a "
+                                         "model call, so N steps cost N - 1 calls (the authors use it for pixel models)."),
             ],
             outputs=[TABLE.Output(display_name="table"), io.String.Output(display_name="report")],
         )
@@ -276,12 +280,12 @@ class DyWeightCalibrate(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, teacher_steps=64, iterations=150,
                 seed=0, samples=32, holdout=8, batch_size=2, window=3, learning_rate=5e-3, loss="rmse",
-                checkpointing="auto", vae=None, denoise=1.0) -> io.NodeOutput:
+                checkpointing="auto", vae=None, denoise=1.0, afs=False) -> io.NodeOutput:
         flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
         checkpoint = checkpointing == "on" or (checkpointing == "auto" and model.load_device.type != "cpu")
         config = CalibrationConfig(iterations=iterations, lr=learning_rate, batch_size=batch_size, window=min(window, steps),
                                    convention="velocity" if flow else "denoiser", loss=loss, teacher_steps=teacher_steps,
-                                   checkpoint=checkpoint, seed=seed)
+                                   checkpoint=checkpoint, seed=seed, afs=afs)
         table, info = run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout,
                                       denoise=denoise, vae=vae)
         text = format_report(table, info)

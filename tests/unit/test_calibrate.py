@@ -97,3 +97,15 @@ def test_report_is_measured_on_a_separate_test_set_and_the_cache_holds_cpu_tenso
     measured = per_sample_rmse(unroll(D, starts(12, 3), SIGMAS, table), test_t).median().item()
     assert report["test_median_calibrated"] == pytest.approx(measured, rel=1e-6)
     assert report["test_median_calibrated"] != pytest.approx(report["holdout_median_best"], rel=1e-3)
+
+
+def test_analytical_first_step_saves_a_model_call_and_still_improves():
+    """AFS (method/DYWEIGHT.md section 4): N steps on N - 1 model calls; the table records it."""
+    D = MIX.denoiser("eps")
+    config = CalibrationConfig(iterations=40, lr=3e-3, batch_size=16, teacher_steps=64, eval_every=5, afs=True)
+    table, report = calibrate(D, SIGMAS, starts(32, 1), starts(16, 2), config)
+    assert table.afs and len(table.t_scale) == table.steps - 1 == 3
+    calls = []
+    unroll(lambda x, s: (calls.append(1), D(x, s))[1], starts(4, 3), SIGMAS, table)
+    assert len(calls) == 3
+    assert report["holdout_median_best"] < 0.5 * report["holdout_median_init"]
