@@ -1,8 +1,6 @@
 """A LoRA (a real LoRA file through the stock LoraLoader) or a model patch makes another model: its
 fingerprint changes, a calibration teacher is solved anew, and a table made with one LoRA is never a
 "weight fingerprint match" for the base model or another LoRA."""
-import logging
-
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -63,11 +61,10 @@ def calibrate(env, model, iterations=2):
             iterations=iterations, seed=3, samples=4, holdout=2, batch_size=2).result
 
 
-def test_a_lora_forces_a_new_teacher_solve_and_its_table_is_not_the_base_models(env, caplog):
-    import comfy.sample
+def test_a_lora_forces_a_new_teacher_solve_and_its_table_is_not_the_base_models(env):
     calibrate(env, env["base"])
     table, report = calibrate(env, env["lora"]("lora_a.safetensors", 1.0))
-    assert "teacher reused" not in report and "reused from an earlier" not in report
+    assert "reused from an earlier calibration" not in report
     assert "reused from an earlier calibration" in calibrate(env, env["lora"]("lora_a.safetensors", 1.0))[1]
     assert table.model["patches"] == "6 weight patches (strength 1)"
     from comfyui_dyweight.dyweight_core.lookup import choose_table
