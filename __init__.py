@@ -1,5 +1,5 @@
-"""ComfyUI-DyWeight: registers the `dyweight` sampler and scheduler, the DyWeight nodes, and the release of its
-calibration caches with ComfyUI's "free memory". Nothing else."""
+"""ComfyUI-DyWeight: registers the `dyweight` sampler and scheduler, the DyWeight nodes, the built-in demo
+network's model family, and the release of its calibration caches with ComfyUI's "free memory". Nothing else."""
 import logging
 import sys
 
@@ -11,9 +11,11 @@ if "folder_paths" in sys.modules:
         from .nodes import NODES
         from .nodes.api import ComfyExtension
         from .nodes.calibrate import release_teacher_caches_with_models
+        from .nodes.photos import register_model_family
         from .nodes.sampler import register_folder, register_sampler
 
         register_folder()
+        register_model_family()
         register_sampler()
         release_teacher_caches_with_models()
     except Exception as e:  # an older or newer ComfyUI: say why in one line instead of registering nothing silently

@@ -3,7 +3,9 @@ from .calibrate import DyWeightCalibrate
 from .sampler import DyWeightSampler
 from .tables import (DyWeightInlineTable, DyWeightInspect, DyWeightLoadTable, DyWeightSaveTable, DyWeightScheduler,
                      DyWeightTableAsText)
+from .photos import DyWeightPhotosModel
 from .testbed import DyWeightDemoDecode, DyWeightDemoModel
 
 NODES = [DyWeightSampler, DyWeightCalibrate, DyWeightLoadTable, DyWeightInlineTable, DyWeightTableAsText, DyWeightSaveTable,
-         DyWeightScheduler, DyWeightInspect, DyWeightDemoModel, DyWeightDemoDecode]
+         DyWeightScheduler, DyWeightInspect, DyWeightDemoModel, DyWeightPhotosModel,
+         DyWeightDemoDecode]

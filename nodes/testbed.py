@@ -8,6 +8,7 @@ import comfy.model_patcher
 import comfy.supported_models_base
 from .api import io
 
+from ..dyweight_core import photos
 from ..dyweight_core.testbed import GaussianMixture
 
 MODEL_TYPES = {"eps": comfy.model_base.ModelType.EPS, "v": comfy.model_base.ModelType.V_PREDICTION,
@@ -109,7 +110,8 @@ class DyWeightDemoDecode(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="DyWeightDemoDecode", display_name="DyWeight Demo Decode", category="sampling/dyweight/demo",
-            description="Shows demo-model latents as images (they are RGB pictures in [-1, 1]).",
+            description="Shows demo-model latents as images: the exact demo model's RGB pictures and the Photos-32 "
+                        "model's space-to-depth latents, in [-1, 1].",
             inputs=[io.Latent.Input("samples", tooltip="Latents from the demo model."),
                     io.Int.Input("scale", default=4, min=1, max=16, tooltip="Nearest-neighbour upscale for viewing.")],
             outputs=[io.Image.Output()],
@@ -121,5 +123,8 @@ class DyWeightDemoDecode(io.ComfyNode):
 
 
 def latent_to_image(latent, scale=4):
-    pictures = torch.nn.functional.interpolate(latent[:, :3].float(), scale_factor=scale, mode="nearest")
+    latent = latent.float()
+    if latent.shape[1] == photos.LATENT_CHANNELS:  # the trained Photos-32 model's space-to-depth latent
+        latent = photos.latent_to_image(latent)
+    pictures = torch.nn.functional.interpolate(latent[:, :3], scale_factor=scale, mode="nearest")
     return ((pictures + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1).contiguous()
