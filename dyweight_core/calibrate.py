@@ -26,14 +26,18 @@ class CalibrationConfig:
     afs: bool = False               # analytical first step: one model call fewer (method/DYWEIGHT.md section 4)
     convention: str = "denoiser"    # or "velocity" (flow models, like the FLUX tables)
     learn_t_scale: bool = True
+    learn_sigmas: bool = False      # also move the inner step sigmas (the first and the final 0 stay), as LD3/GITS do
     loss: str = "rmse"              # "rmse" (per-sample), "l2", "huber", or "perceptual" (needs a decoder)
     huber_delta: float = 0.05
     warmup: float = 0.1             # fraction of iterations
     grad_clip: float = 1.0
     eval_every: int = 10
-    teacher: str = "heun"           # "heun", "ipndm" or "euler"
+    teacher: str = "ipndm"          # "ipndm" (Adams-Bashforth 4), "heun" or "euler"
     teacher_steps: int = 64         # schedule intervals of the teacher solve
+    teacher_floor: float = 0.0      # smallest sigma the model knows: the teacher jumps to 0 from there (see teacher_sigmas)
     checkpoint: bool = False        # recompute each model call in backward (memory for time)
+    eval_batch_size: int = 0        # teacher and held-out solves need no gradients: 0 = 4 x batch_size
+    period: int = 1                 # conditioning rows: latent i is guided by row i mod period, as in ComfyUI
     seed: int = 0
 
 
@@ -41,27 +45,51 @@ class CalibrationError(RuntimeError):
     pass
 
 
+# What DyWeight Calibrate's `quality` sets, chosen from measurements on the trained Photos-32 network
+# (benchmarks/results/photos_sweep.md). Teacher: ipndm, one call per step, lands within 0.002 of a
+# 200-step solve there even at CFG 5, 100 times closer than any few-step student.
+PRESETS = {
+    "fast": dict(samples=32, holdout=8, batch_size=8, iterations=50, lr=5e-2, teacher="ipndm", teacher_steps=32),
+    "balanced": dict(samples=64, holdout=16, batch_size=8, iterations=80, lr=5e-2, teacher="ipndm", teacher_steps=32),
+    "best": dict(samples=128, holdout=32, batch_size=16, iterations=200, lr=5e-2, teacher="ipndm", teacher_steps=64),
+}
+DEFAULT_PRESET = "balanced"
+
+
+def preset_settings(quality, gpu=False, **explicit):
+    """The preset's settings, twice the noises and batch on a GPU, with every explicit non-zero knob kept."""
+    if quality not in PRESETS:
+        raise CalibrationError(f"unknown quality {quality!r} ({', '.join(PRESETS)})")
+    settings = dict(PRESETS[quality])
+    if gpu:
+        settings.update({k: 2 * settings[k] for k in ("samples", "holdout", "batch_size")})
+    settings.update({k: v for k, v in explicit.items() if v})
+    return settings
+
+
 # --- teacher -------------------------------------------------------------------------------------
-def teacher_sigmas(sigmas, steps):
+def teacher_sigmas(sigmas, steps, floor=0.0):
     """The student's schedule refined to about `steps` intervals, spread evenly in log sigma (every
-    student sigma kept); the last interval to 0 is refined down to 1e-4 of its start, so the teacher
-    ends much closer to the true x(0) than any few-step student."""
+    student sigma kept). The last interval to 0 is refined down to `floor`, then ends in one jump to 0:
+    floor = the model's smallest sigma, where every ComfyUI sampler makes that jump (below it a discrete
+    model knows no timestep), or 0 for a model exact at any sigma: then down to 1e-4 of its start."""
     sigmas = [float(s) for s in sigmas]
-    ends = [(a, b if b > 0 else a * 1e-4) for a, b in zip(sigmas[:-1], sigmas[1:])]
-    lengths = [math.log(a / lo) for a, lo in ends]
+    spans = [(a, b if b > 0 else min(a, max(floor, a * 1e-4)), b) for a, b in zip(sigmas[:-1], sigmas[1:])]
+    total = sum(math.log(a / lo) for a, lo, _ in spans) or 1.0
     out = [sigmas[0]]
-    for (a, lo), length, b in zip(ends, lengths, sigmas[1:]):
-        per = max(1, round(steps * length / sum(lengths)))
-        out += [a * (lo / a) ** (k / per) for k in range(1, per)] + [lo]  # student sigmas kept exactly
+    for a, lo, b in spans:
+        if lo < a:
+            per = max(1, round(steps * math.log(a / lo) / total))
+            out += [a * (lo / a) ** (k / per) for k in range(1, per)] + [lo]  # student sigmas kept exactly
         if b == 0:
             out.append(0.0)
     return out
 
 
 @torch.no_grad()
-def teacher_solve(denoise, x, sigmas, solver="heun", steps=64):
-    """A high-accuracy solve to the schedule's end: Heun (EDM), ipndm (Adams-Bashforth 4) or Euler."""
-    fine = teacher_sigmas(sigmas, steps)
+def teacher_solve(denoise, x, sigmas, solver="ipndm", steps=64, floor=0.0):
+    """A high-accuracy solve to the schedule's end: ipndm (Adams-Bashforth 4), Heun (EDM) or Euler."""
+    fine = teacher_sigmas(sigmas, steps, floor)
     x = x.to(torch.float32)
     if solver == "ipndm":
         return unroll(denoise, x, fine, adams_bashforth_table(fine))
@@ -122,8 +150,27 @@ def initial_table(sigmas, config):
         weights * band, band
 
 
-def table_from(base, weights, t_scale):
-    return base.replace(weights=weights.detach().tolist(), t_scale=t_scale.detach().tolist())
+def table_from(base, weights, t_scale, sigmas):
+    return base.replace(weights=weights.detach().tolist(), t_scale=t_scale.detach().tolist(),
+                        sigmas=[float(x) for x in sigmas.detach()])
+
+
+class LearnedSigmas:
+    """The schedule as log-gaps: sigma_i = sigma_0 * exp(-sum_{j<=i} exp(u_j)) stays positive and decreasing
+    whatever Adam does to u; sigma_0 and a final 0 are kept as they are."""
+
+    def __init__(self, sigmas, learn):
+        self.fixed = None if learn else torch.tensor(sigmas, dtype=torch.float64)  # exactly as given
+        self.start = torch.tensor(sigmas[0], dtype=torch.float64)
+        self.ends_at_zero = sigmas[-1] == 0
+        inner = torch.tensor(sigmas[:-1] if self.ends_at_zero else sigmas, dtype=torch.float64)
+        self.u = torch.log(-torch.diff(torch.log(inner))).requires_grad_(learn)
+
+    def __call__(self):
+        if self.fixed is not None:
+            return self.fixed
+        inner = self.start * torch.exp(-torch.cat([self.u.new_zeros(1), torch.cumsum(torch.exp(self.u), 0)]))
+        return torch.cat([inner, inner.new_zeros(1)]) if self.ends_at_zero else inner
 
 
 def holdout_errors(denoise, table, x, target, batch_size):
@@ -131,6 +178,19 @@ def holdout_errors(denoise, table, x, target, batch_size):
         errs = [per_sample_rmse(unroll(denoise, xb, table.sigmas, table), tb)
                 for xb, tb in zip(x.split(batch_size), target.split(batch_size))]
     return torch.cat(errs)
+
+
+def eval_batch(config):
+    """Batch of the gradient-free solves (teacher, held-out, test): a whole number of conditioning periods."""
+    size = config.eval_batch_size or 4 * config.batch_size
+    return -(-size // config.period) * config.period
+
+
+def student_batch(count, batch_size, period, gen):
+    """Random training latents whose positions keep their conditioning row: whole blocks of `period`
+    (ComfyUI guides latent i of a batch with row i mod period, and so did the teacher)."""
+    blocks = torch.randperm(count // period, generator=gen)[:max(1, batch_size // period)]
+    return (blocks[:, None] * period + torch.arange(period)).flatten()
 
 
 def lr_at(step, config):
@@ -162,15 +222,15 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
     # Phase 1: teacher endpoints, computed once (cached across calls when given a cache).
     test_x = holdout_x if test_x is None else test_x
     sets = [train_x, holdout_x, test_x]
-    key = (config.teacher, config.teacher_steps, sigmas[0], sigmas[-1]) + tuple(tuple(x.shape) for x in sets)
+    key = (config.teacher, config.teacher_steps, config.teacher_floor, sigmas[0], sigmas[-1]) + tuple(tuple(x.shape) for x in sets)
     cached = teacher_cache is not None and key in teacher_cache
     if cached:
         train_t, hold_t, test_t = (t.to(train_x.device) for t in teacher_cache[key])
     else:
-        batches = list(torch.cat(sets).split(config.batch_size))
+        batches = list(torch.cat(sets).split(eval_batch(config)))
         ends = []
         for k, xb in enumerate(batches):
-            ends.append(teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps))
+            ends.append(teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps, config.teacher_floor))
             if progress is not None:
                 progress({"phase": "teacher", "done": k + 1, "total": len(batches)})
         train_t, hold_t, test_t = torch.cat(ends).split([len(x) for x in sets])
@@ -180,14 +240,16 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
 
     # Phase 2: the initialisation and its held-out error: the bar to beat.
     base, weights0, band = initial_table(sigmas, config)
-    init_table = table_from(base, weights0, torch.tensor(base.t_scale, dtype=torch.float64))
-    init_err = holdout_errors(denoise, init_table, holdout_x, hold_t, config.batch_size).median().item()
+    schedule = LearnedSigmas(sigmas, config.learn_sigmas)
+    init_table = table_from(base, weights0, torch.tensor(base.t_scale, dtype=torch.float64), schedule())
+    init_err = holdout_errors(denoise, init_table, holdout_x, hold_t, eval_batch(config)).median().item()
     best = {"table": init_table, "median": init_err, "iteration": 0}
 
-    # Phase 3: Adam on (W, s), band-masked after every step.
+    # Phase 3: Adam on (W, s[, sigmas]), band-masked after every step.
     W = weights0.clone().requires_grad_(True)
     s = torch.tensor(base.t_scale, dtype=torch.float64, requires_grad=config.learn_t_scale)
-    opt = torch.optim.Adam([W, s] if config.learn_t_scale else [W], lr=config.lr)
+    params = [W] + ([s] if config.learn_t_scale else []) + ([schedule.u] if config.learn_sigmas else [])
+    opt = torch.optim.Adam(params, lr=config.lr)
     ckpt = None
     if config.checkpoint:
         ckpt = lambda fn, *a: torch.utils.checkpoint.checkpoint(fn, *a, use_reentrant=False)
@@ -195,26 +257,26 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
     for it in range(config.iterations):
         for group in opt.param_groups:
             group["lr"] = lr_at(it, config)
-        idx = torch.randperm(len(train_x), generator=gen)[:config.batch_size]
+        idx = student_batch(len(train_x), config.batch_size, config.period, gen)
         xb, tb = train_x[idx], train_t[idx]
         with torch.enable_grad():
-            out = unroll(denoise, xb, sigmas, base.replace(weights=W * band, t_scale=s), checkpoint=ckpt)
+            out = unroll(denoise, xb, schedule(), base.replace(weights=W * band, t_scale=s), checkpoint=ckpt)
             loss = loss_fn(out, tb.to(out.dtype))
             opt.zero_grad(set_to_none=True)
             loss.backward()
-        grads_finite = all(p.grad is None or torch.isfinite(p.grad).all() for p in (W, s))
+        grads_finite = all(p.grad is None or torch.isfinite(p.grad).all() for p in params)
         if not math.isfinite(loss.item()) or not grads_finite:
             stopped = f"stopped at iteration {it + 1}: non-finite loss or gradient (diverged); kept the best table seen"
             break
-        torch.nn.utils.clip_grad_norm_([W, s], config.grad_clip)
+        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         opt.step()
         with torch.no_grad():
             W.mul_(band)
             s.clamp_(0.5, 1.5)
         entry = {"iteration": it + 1, "loss": loss.item(), "seconds": time.time() - started}
         if (it + 1) % config.eval_every == 0 or it + 1 == config.iterations:
-            cand = table_from(base, W, s)
-            med = holdout_errors(denoise, cand, holdout_x, hold_t, config.batch_size).median().item()
+            cand = table_from(base, W, s, schedule())
+            med = holdout_errors(denoise, cand, holdout_x, hold_t, eval_batch(config)).median().item()
             entry["holdout_median"] = med
             if med < best["median"]:
                 best = {"table": cand, "median": med, "iteration": it + 1}
@@ -223,7 +285,7 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
             progress({"phase": "student", **entry, "total": config.iterations, "best_median": best["median"]})
 
     # Phase 4: what a user compares, on test latents that played no part in choosing the table.
-    test_median = lambda t: holdout_errors(denoise, t, test_x, test_t, config.batch_size).median().item()
+    test_median = lambda t: holdout_errors(denoise, t, test_x, test_t, eval_batch(config)).median().item()
     test = {name: test_median(t) for name, t in (("calibrated", best["table"]), ("fallback", adams_bashforth_table(sigmas)),
                                                  ("euler", euler_table(sigmas)))}
     report = {
@@ -235,7 +297,7 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
     }
     table = copy.deepcopy(best["table"])
     table.provenance = {
-        "source": "DyWeight Calibrate", "teacher": f"{config.teacher} {config.teacher_steps} steps",
+        "source": "DyWeight Calibrate", "teacher": f"{config.teacher} {config.teacher_steps} steps", "learned_sigmas": config.learn_sigmas,
         "loss": config.loss, "init": config.init, "iterations": len(history), "samples": len(train_x),
         "holdout_median_init": init_err, "holdout_median_after": best["median"],
         "test_median_after": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],

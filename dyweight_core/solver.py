@@ -20,9 +20,9 @@ class NonFiniteError(RuntimeError):
 def step_plan(table, sigmas):
     """Per-step float64 CPU scalars: model-call time, derivative divisor and history coefficients.
 
-    Differentiable in table.weights / table.t_scale when they require grad.
+    Differentiable in table.weights / table.t_scale (and sigmas) when they require grad.
     """
-    sigmas = torch.as_tensor(sigmas, dtype=torch.float64).detach().cpu()
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64).cpu()  # not detached: calibration may learn them
     n = len(sigmas) - 1
     if n != table.steps:
         raise TableError(f"table '{table.label}' is for {table.steps} steps, the schedule has {n}")

@@ -1,8 +1,10 @@
 """DyWeight Calibrate: distil a table for the user's model, prompt and schedule inside the graph."""
 import collections
+import dataclasses
 import datetime
 import hashlib
 import logging
+import math
 
 import torch
 
@@ -13,8 +15,9 @@ import comfy.samplers
 import comfy.utils
 from .api import io
 
-from ..dyweight_core.calibrate import CalibrationConfig, calibrate
+from ..dyweight_core.calibrate import DEFAULT_PRESET, PRESETS, CalibrationConfig, calibrate, preset_settings
 from .model_info import continuous_sampling, feed_hash, model_identity
+from ..dyweight_core.lookup import SCHEDULER
 from .sampler import TABLE
 
 
@@ -175,8 +178,30 @@ def progress_reporter(total):
     return report
 
 
+def conditioning_period(*conditionings):
+    """ComfyUI guides latent i of a batch with row i mod n of a conditioning of n rows (a batch of prompts):
+    the number of rows after which the pairing of latents and rows repeats."""
+    period = 1
+    for cond in conditionings:
+        for c in cond:
+            period = math.lcm(period, int(c[0].shape[0]))
+    return period
+
+
+def teacher_floor(model):
+    """Where the teacher jumps to 0, as every ComfyUI sampler does: the model's smallest sigma (a discrete model
+    has no timestep below it), unless its diffusion model says it is exact at any sigma (the demo mixture)."""
+    if getattr(model.model.diffusion_model, "exact_at_any_sigma", False):
+        return 0.0
+    return float(model.get_model_object("model_sampling").sigma_min)
+
+
 def run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout, denoise=1.0, vae=None):
     """Calibrate `model` on the stock schedule; returns (table, report dict)."""
+    period = conditioning_period(positive, negative)
+    whole = lambda n: -(-n // period) * period  # every row of a prompt batch gets the same number of noises
+    samples, holdout = whole(samples), whole(holdout)
+    config = dataclasses.replace(config, period=period, batch_size=whole(config.batch_size), teacher_floor=teacher_floor(model))
     sampler_obj = comfy.samplers.KSampler(model, steps, model.load_device, scheduler=scheduler, denoise=denoise)
     sigmas = sampler_obj.sigmas.cpu()
     sampling = model.get_model_object("model_sampling")
@@ -208,10 +233,11 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
         batch = torch.zeros((config.batch_size,) + tuple(latent.shape[1:]))
         guider.sample(batch, batch, work, sigmas, seed=config.seed)
     table, info = work.result
-    table.sigmas = [float(s) for s in sigmas]
-    table.provenance.update({"scheduler": scheduler, "cfg": float(cfg), "timestep": timestep_mode,
+    table.provenance.update({"scheduler": SCHEDULER if config.learn_sigmas else scheduler, "cfg": float(cfg), "timestep": timestep_mode,
                              "denoise": float(denoise), "date": datetime.datetime.now().isoformat(timespec="seconds"),
                              "seconds": round(info["seconds"], 1)})
+    if config.learn_sigmas:  # its own sigmas: the `dyweight` scheduler serves them (lookup.owns_schedule)
+        table.provenance["sigmas_learned_from"] = scheduler
     return table, info
 
 
@@ -251,16 +277,20 @@ class DyWeightCalibrate(io.ComfyNode):
                 io.Combo.Input("scheduler", options=comfy.samplers.SCHEDULER_NAMES, default="karras",
                                tooltip="The scheduler you will sample with: the table is fitted to its sigmas."),
                 io.Float.Input("cfg", default=7.0, min=0.0, max=100.0, step=0.1, round=0.01, tooltip="CFG scale you will sample with."),
-                io.Int.Input("teacher_steps", default=64, min=8, max=1000, optional=True,
-                             tooltip="Steps of the high-accuracy teacher solve (Heun: about twice as many model calls)."),
-                io.Int.Input("iterations", default=150, min=1, max=20000, optional=True, tooltip="Optimiser steps."),
+                io.Int.Input("teacher_steps", default=0, min=0, max=1000, optional=True,
+                             tooltip="Steps of the high-accuracy teacher solve (ipndm: one model call each). 0: from quality."),
+                io.Int.Input("iterations", default=0, min=0, max=20000, optional=True, tooltip="Optimiser steps. 0: from quality."),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, optional=True, control_after_generate=False,
                              tooltip="Seed of the calibration noises and batches. Fixed: a new seed would recalibrate on every queue."),
-                io.Int.Input("samples", default=32, min=2, max=4096, optional=True, tooltip="Training noises (teacher solves are cached)."),
-                io.Int.Input("holdout", default=8, min=1, max=1024, optional=True, tooltip="Held-out noises that pick the best table."),
-                io.Int.Input("batch_size", default=2, min=1, max=256, optional=True, tooltip="Noises per optimiser step; memory grows with it."),
+                io.Int.Input("samples", default=0, min=0, max=4096, optional=True,
+                             tooltip="Training noises (teacher solves are cached). 0: from quality."),
+                io.Int.Input("holdout", default=0, min=0, max=1024, optional=True,
+                             tooltip="Held-out noises that pick the best table (as many again measure it). 0: from quality."),
+                io.Int.Input("batch_size", default=0, min=0, max=256, optional=True,
+                             tooltip="Noises per optimiser step; memory grows with it. 0: from quality."),
                 io.Int.Input("window", default=3, min=1, max=8, optional=True, tooltip="History window K (derivatives combined per step)."),
-                io.Float.Input("learning_rate", default=5e-3, min=1e-5, max=1.0, step=1e-4, round=False, optional=True, tooltip="Adam learning rate (cosine decay, 10% warm-up)."),
+                io.Float.Input("learning_rate", default=0.0, min=0.0, max=1.0, step=1e-4, round=False, optional=True,
+                               tooltip="Adam learning rate (cosine decay, 10% warm-up). 0: from quality."),
                 io.Combo.Input("loss", options=["rmse", "l2", "huber", "perceptual"], default="rmse", optional=True,
                                tooltip="rmse: mean per-sample latent error (robust, recommended); l2: mean squared; huber; "
                                        "perceptual: SSIM + L1 on decoded images (needs vae, slower)."),
@@ -273,21 +303,31 @@ class DyWeightCalibrate(io.ComfyNode):
                 io.Boolean.Input("afs", default=False, optional=True,
                                  tooltip="Analytical first step: step 0 uses a unit-variance Gaussian data model instead of a "
                                          "model call, so N steps cost N - 1 calls (the authors use it for pixel models)."),
+                io.Boolean.Input("learn_sigmas", default=True, optional=True,
+                                 tooltip="Also learn the step sigmas (the first stays). The table then keeps its own schedule: "
+                                         "sample it with scheduler 'dyweight' (KSampler) or DyWeight Scheduler."),
+                io.Combo.Input("quality", options=list(PRESETS), default=DEFAULT_PRESET, optional=True,
+                               tooltip="How much work: sets every knob left at 0 (noises, batch, iterations, learning rate, "
+                                       "teacher). GPUs get twice the noises and batch. See the help page for measured times."),
             ],
             outputs=[TABLE.Output(display_name="table"), io.String.Output(display_name="report")],
         )
 
     @classmethod
-    def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, teacher_steps=64, iterations=150,
-                seed=0, samples=32, holdout=8, batch_size=2, window=3, learning_rate=5e-3, loss="rmse",
-                checkpointing="auto", vae=None, denoise=1.0, afs=False) -> io.NodeOutput:
+    def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, teacher_steps=0, iterations=0,
+                seed=0, samples=0, holdout=0, batch_size=0, window=3, learning_rate=0.0, loss="rmse",
+                checkpointing="auto", vae=None, denoise=1.0, afs=False, learn_sigmas=True, quality=DEFAULT_PRESET) -> io.NodeOutput:
         flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
-        checkpoint = checkpointing == "on" or (checkpointing == "auto" and model.load_device.type != "cpu")
-        config = CalibrationConfig(iterations=iterations, lr=learning_rate, batch_size=batch_size, window=min(window, steps),
-                                   convention="velocity" if flow else "denoiser", loss=loss, teacher_steps=teacher_steps,
-                                   checkpoint=checkpoint, seed=seed, afs=afs)
-        table, info = run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout,
-                                      denoise=denoise, vae=vae)
+        gpu = model.load_device.type != "cpu"
+        checkpoint = checkpointing == "on" or (checkpointing == "auto" and gpu)
+        knobs = preset_settings(quality, gpu, samples=samples, holdout=holdout, batch_size=batch_size, iterations=iterations,
+                                lr=learning_rate, teacher_steps=teacher_steps)
+        config = CalibrationConfig(iterations=knobs["iterations"], lr=knobs["lr"], batch_size=knobs["batch_size"],
+                                   window=min(window, steps), convention="velocity" if flow else "denoiser", loss=loss,
+                                   teacher=knobs["teacher"], teacher_steps=knobs["teacher_steps"], checkpoint=checkpoint,
+                                   seed=seed, afs=afs, learn_sigmas=learn_sigmas)
+        table, info = run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config,
+                                      knobs["samples"], knobs["holdout"], denoise=denoise, vae=vae)
         text = format_report(table, info)
         logging.info(text)
         return io.NodeOutput(table, text, ui={"text": [text]})

@@ -1,0 +1,91 @@
+"""Learned sigmas, prompt batches (conditioning periods) and the quality presets of the calibration core."""
+import math
+
+import pytest
+import torch
+
+from dyweight_core.calibrate import (PRESETS, CalibrationConfig, CalibrationError, LearnedSigmas, calibrate, eval_batch,
+                                     preset_settings, student_batch)
+from dyweight_core.lookup import scheduler_sigmas
+from dyweight_core.table import adams_bashforth_table
+from dyweight_core.testbed import GaussianMixture
+
+MIX = GaussianMixture.pictures(count=8, size=8)
+SIGMAS = [14.6146, 3.1686, 0.4469, 0.0292, 0.0]  # ComfyUI's karras schedule for SD, 4 steps
+
+
+def starts(n, seed):
+    return torch.randn(n, 3, 8, 8, generator=torch.Generator().manual_seed(seed)) * math.sqrt(1 + SIGMAS[0] ** 2)
+
+
+def test_learned_sigma_parametrisation_starts_exact_and_stays_a_schedule():
+    fixed = LearnedSigmas(SIGMAS, learn=False)()
+    assert fixed.tolist() == SIGMAS
+    learned = LearnedSigmas(SIGMAS, learn=True)
+    assert learned().tolist() == pytest.approx(SIGMAS, rel=1e-12)
+    with torch.no_grad():
+        learned.u.copy_(torch.tensor([3.0, -4.0, 1.5]))  # any values: still positive, decreasing, same start, final 0
+    s = learned().tolist()
+    assert s[0] == SIGMAS[0] and s[-1] == 0.0 and all(b < a for a, b in zip(s, s[1:])) and min(s[:-1]) > 0
+
+
+def test_calibration_learns_sigmas_and_records_them():
+    D = MIX.denoiser("eps")
+    config = CalibrationConfig(iterations=40, lr=2e-2, batch_size=16, teacher_steps=64, eval_every=5, learn_sigmas=True)
+    table, report = calibrate(D, SIGMAS, starts(32, 1), starts(16, 2), config)
+    assert table.sigmas[0] == SIGMAS[0] and table.sigmas[-1] == 0.0
+    assert max(abs(a / b - 1) for a, b in zip(table.sigmas[1:-1], SIGMAS[1:-1])) > 1e-3  # they moved
+    assert report["holdout_median_best"] < 0.5 * report["holdout_median_init"]
+    assert table.provenance["learned_sigmas"] is True
+
+
+def test_student_batches_keep_each_latent_on_its_prompt_row():
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        idx = student_batch(48, 12, 4, gen)
+        assert len(idx) == 12 and (idx % 4 == torch.arange(12) % 4).all() and len(set(idx.tolist())) == 12
+    assert eval_batch(CalibrationConfig(batch_size=3, period=4)) == 12  # whole periods
+
+
+def test_a_prompt_batch_calibrates_each_latent_against_its_own_row():
+    """Latent i is guided by row i mod 2 (as ComfyUI does): a student that mixed rows up would fit garbage."""
+    picked = lambda rows: torch.tensor([[4.0 if k in r else 0.0 for k in range(len(MIX.means))] for r in rows], dtype=torch.float64)
+    logits = picked([[0], [5]])
+
+    def D(x, sigma):  # the denoiser of prompt row i mod 2
+        rows = logits.repeat(math.ceil(len(x) / 2), 1)[:len(x)]
+        return MIX.posterior_mean(x.double(), 1.0, sigma.double(), rows).to(x.dtype)
+    config = CalibrationConfig(iterations=30, lr=2e-2, batch_size=8, teacher_steps=64, eval_every=5, period=2)
+    table, report = calibrate(D, SIGMAS, starts(32, 1), starts(16, 2), config)
+    assert report["holdout_median_best"] < 0.5 * report["holdout_median_init"]
+
+
+def test_presets_are_ordered_by_work_and_explicit_knobs_win():
+    work = lambda p: p["iterations"] * p["batch_size"]
+    assert work(PRESETS["fast"]) < work(PRESETS["balanced"]) < work(PRESETS["best"])
+    assert preset_settings("balanced") == PRESETS["balanced"]
+    gpu = preset_settings("balanced", gpu=True)
+    assert gpu["batch_size"] == 2 * PRESETS["balanced"]["batch_size"] and gpu["iterations"] == PRESETS["balanced"]["iterations"]
+    mine = preset_settings("fast", iterations=7, lr=0.0)  # 0 = from the preset
+    assert mine["iterations"] == 7 and mine["lr"] == PRESETS["fast"]["lr"]
+    with pytest.raises(CalibrationError, match="unknown quality"):
+        preset_settings("ultra")
+
+
+def learned_table(model_type, start=14.6146):
+    table = adams_bashforth_table([start, 2.5, 0.3, 0.01, 0.0])
+    table.model = {"family": "X", "model_type": model_type}
+    table.provenance = {"scheduler": "dyweight"}
+    return table
+
+
+def test_the_dyweight_scheduler_serves_learned_sigmas_to_models_of_the_same_prediction_type():
+    grid = torch.linspace(0.0292, 14.6146, 1000, dtype=torch.float64)
+    sampling = {"kind": "discrete", "sigma_min": 0.0292, "sigma_max": 14.6146, "shift": 1.0, "grid": grid}
+    v_table = learned_table("V_PREDICTION")
+    sigmas, message = scheduler_sigmas([v_table], dict(sampling, model_type="V_PREDICTION"), 4)
+    assert sigmas == v_table.sigmas and "sigmas of table" in message
+    sigmas, message = scheduler_sigmas([v_table], dict(sampling, model_type="EPS"), 4)  # an SD1.5 model: not these
+    assert sigmas != v_table.sigmas and "no table" in message
+    sigmas, _ = scheduler_sigmas([learned_table("V_PREDICTION", start=10.0)], dict(sampling, model_type="V_PREDICTION"), 4)
+    assert sigmas[0] == pytest.approx(14.6146, rel=1e-4)  # another range is not served
