@@ -3,6 +3,7 @@ import hashlib
 
 import torch
 
+import comfy.model_base
 import comfy.model_sampling
 
 from ..dyweight_core.schedules import continuous_timestep
@@ -149,10 +150,16 @@ def continuous_sampling(sampling):
     return continuous
 
 
+def prediction_type(sampling):
+    """EPS, V_PREDICTION, ...: the ModelType name of a model sampling's prediction mix-in (None if unknown)."""
+    names = {t.name for t in comfy.model_base.ModelType}
+    return next((c.__name__ for c in type(sampling).__mro__ if c.__name__ in names), None)
+
+
 def sampling_description(sampling):
     """What the `dyweight` scheduler needs to know of a model sampling (see lookup.scheduler_sigmas)."""
     info = {"sigma_min": float(sampling.sigma_min), "sigma_max": float(sampling.sigma_max),
-            "shift": float(getattr(sampling, "shift", 1.0))}
+            "shift": float(getattr(sampling, "shift", 1.0)), "model_type": prediction_type(sampling)}
     if isinstance(sampling, comfy.model_sampling.ModelSamplingFlux):
         return dict(info, kind="flux")
     if isinstance(sampling, comfy.model_sampling.ModelSamplingDiscreteFlow):
