@@ -54,7 +54,8 @@ if [ "$(cat "$VENV/.comfy-reqs-ok" 2>/dev/null)" != "$REQS_KEY" ]; then
   echo "[bootstrap] installing ComfyUI requirements"
   grep -viE '^(torch|torchvision|torchaudio)([<>=~ ]|$)' "$COMFY/requirements.txt" > "$CACHE/comfy-reqs.txt"
   PIP install -r "$CACHE/comfy-reqs.txt" requests
-  PIP install -r requirements.txt pytest comfy-cli matplotlib playwright ruff  # ruff: comfy node validate runs it
+  # ruff: comfy node validate runs it; scikit-image: the photographs the built-in network was trained on
+  PIP install -r requirements.txt pytest comfy-cli matplotlib playwright ruff scikit-image
   echo "$REQS_KEY" > "$VENV/.comfy-reqs-ok"
 fi
 

@@ -1,0 +1,224 @@
+"""Sampler quality on a trained network: the built-in DyWeight Photos-32 UNet, loaded by ComfyUI.
+
+For 3-8 steps on karras (and on the `dyweight` scheduler for tables that learned their sigmas), CFG 1
+and 5: the median endpoint error on held-out noise against a 200-step reference, for every
+deterministic one-call-per-step built-in sampler and for dyweight calibrated by DyWeight Calibrate's
+own code (run_calibration) at its default settings; calibration seconds and peak memory. Then the
+transfer test: a table calibrated on four classes, evaluated on the other four.
+
+    python benchmarks/photos_quality.py            # the whole table (about 40 minutes on 2 CPUs)
+    python benchmarks/photos_quality.py --sweep    # calibration settings compared (what set the defaults)
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+sys.path.insert(0, HERE)
+from conftest import ROOT, load_pack  # noqa: E402  (real ComfyUI in-process, the pack as a package)
+from quality import PeakRSS  # noqa: E402
+
+# Deterministic, one model call per step. Left out: ancestral/SDE samplers (random), heun/dpm_2/dpmpp_2s
+# (two calls), dpm_fast/adaptive (their own call counts), and the CFG++ variants, which guide
+# differently and so end somewhere else than the reference's ODE.
+BUILTINS = ["euler", "ddim", "lms", "dpmpp_2m", "ipndm", "ipndm_v", "deis", "uni_pc", "uni_pc_bh2", "res_multistep",
+            "gradient_estimation"]
+STEPS, CFGS = [3, 4, 5, 6, 7, 8], [1.0, 5.0]
+EVAL_SEED, EVAL_COUNT, REFERENCE_STEPS = 777, 64, 200
+ALL, GROUP_A, GROUP_B = list(range(8)), [0, 1, 2, 3], [4, 5, 6, 7]
+CACHE = os.path.join(ROOT, ".cache", "photos_reference")
+
+
+class Bench:
+    """The loaded model, held-out noises and references; sampling and calibrating on them."""
+
+    def __init__(self):
+        load_pack()
+        import comfy.sample
+        import comfy.samplers
+        from comfyui_dyweight.nodes.photos import class_conditioning, load_photos_model
+        from comfyui_dyweight.dyweight_core import photos
+        self.comfy_sample, self.samplers = comfy.sample, comfy.samplers
+        with torch.inference_mode():
+            self.model = load_photos_model()
+        self.sampling = self.model.get_model_object("model_sampling")
+        size = photos.IMAGE_SIZE // photos.PATCH
+        self.shape = (photos.LATENT_CHANNELS, size, size)
+        self.noise = torch.randn((EVAL_COUNT,) + self.shape, generator=torch.Generator().manual_seed(EVAL_SEED))
+        self.prompt = lambda classes: [[torch.cat([photos.class_context([k]) for k in classes]), {}]]
+        self.negative = class_conditioning([])
+        self.references = {}
+
+    def sigmas(self, scheduler, steps):
+        return self.samplers.calculate_sigmas(self.sampling, scheduler, steps).cpu()
+
+    def run(self, sampler, sigmas, cfg, classes):
+        """Sample the held-out noises: latent i asks for classes[i mod len(classes)]."""
+        with torch.inference_mode():
+            return self.comfy_sample.sample_custom(self.model, self.noise, cfg, sampler, sigmas.clone(), self.prompt(classes),
+                                                   self.negative, torch.zeros_like(self.noise), disable_pbar=True, seed=0)
+
+    def reference(self, cfg, classes):
+        """The ODE's endpoint: 200 ipndm (fourth-order) steps on karras, cached on disk."""
+        key = f"cfg{cfg:g}_{'-'.join(map(str, classes))}_{EVAL_SEED}_{EVAL_COUNT}_{REFERENCE_STEPS}"
+        path = os.path.join(CACHE, key + ".pt")
+        if key not in self.references:
+            if os.path.exists(path):
+                self.references[key] = torch.load(path)
+            else:
+                ref = self.run(self.samplers.sampler_object("ipndm"), self.sigmas("karras", REFERENCE_STEPS), cfg, classes)
+                os.makedirs(CACHE, exist_ok=True)
+                torch.save(ref, path)
+                self.references[key] = ref
+        return self.references[key]
+
+    def error(self, sampler, sigmas, cfg, classes):
+        from comfyui_dyweight.dyweight_core.calibrate import per_sample_rmse
+        return per_sample_rmse(self.run(sampler, sigmas, cfg, classes).double(), self.reference(cfg, classes)).median().item()
+
+    def builtin_errors(self, scheduler, steps, cfg, classes=ALL):
+        sigmas = self.sigmas(scheduler, steps)
+        return {name: self.error(self.samplers.sampler_object(name), sigmas, cfg, classes) for name in BUILTINS}
+
+    def calibrate(self, steps, cfg, classes=ALL, scheduler="karras", core=None, **settings):
+        """DyWeight Calibrate's own code path, with the node's defaults unless `settings` (node inputs) or
+        `core` (CalibrationConfig fields the node does not expose) override them."""
+        import functools
+        from comfyui_dyweight.nodes import calibrate as node
+        original = node.CalibrationConfig
+        node.CalibrationConfig = functools.partial(original, **(core or {}))
+        try:
+            return self._calibrate(node.DyWeightCalibrate, steps, cfg, classes, scheduler, settings)
+        finally:
+            node.CalibrationConfig = original
+
+    def _calibrate(self, DyWeightCalibrate, steps, cfg, classes, scheduler, settings):
+        from comfyui_dyweight.nodes.calibrate import TEACHER_CACHES
+        TEACHER_CACHES.clear()  # every timing is a first calibration, teacher included
+        with PeakRSS() as mem:
+            started = time.time()
+            table, report = DyWeightCalibrate.execute(self.model, self.prompt(classes), self.negative,
+                                                      {"samples": torch.zeros((1,) + self.shape)}, steps, scheduler, cfg,
+                                                      **settings).result
+            seconds = time.time() - started
+        return table, {"seconds": seconds, "peak_mb": mem.peak / 2 ** 20, "report": report}
+
+    def table_error(self, table, cfg, classes=ALL):
+        from comfyui_dyweight.nodes.sampler import DyWeightSampler
+        sampler = DyWeightSampler.execute(table=table).result[0]
+        return self.error(sampler, torch.tensor(table.sigmas), cfg, classes)
+
+
+def gmean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def run_benchmark(bench, steps_list, cfgs, out):
+    """Every built-in and calibrated dyweight (karras; learned sigmas on the `dyweight` scheduler) per (cfg, steps)."""
+    rows = []
+    for cfg in cfgs:
+        for steps in steps_list:
+            errors = bench.builtin_errors("karras", steps, cfg)
+            best = min(BUILTINS, key=errors.get)
+            row = {"cfg": cfg, "steps": steps, "errors": errors, "best_builtin": best, "calibrations": {}}
+            for label, settings in (("karras", {"learn_sigmas": False}), ("dyweight", {"learn_sigmas": True})):
+                table, info = bench.calibrate(steps, cfg, **settings)
+                err = bench.table_error(table, cfg)
+                row["errors"][f"dyweight ({label})"] = err
+                row["calibrations"][label] = {"seconds": info["seconds"], "peak_mb": info["peak_mb"],
+                                              "ratio": errors[best] / err, "sigmas": table.sigmas}
+                print(f"cfg {cfg:g} {steps} steps: dyweight/{label} {err:.4f} vs {best} {errors[best]:.4f}: "
+                      f"{errors[best] / err:.2f}x, calibration {info['seconds']:.0f}s {info['peak_mb']:.0f} MB", flush=True)
+            rows.append(row)
+            json.dump(rows, open(os.path.join(out, "photos_quality.json"), "w"), indent=1)
+    return rows
+
+
+def run_transfer(bench, steps, cfg, out):
+    """Calibrate on classes A (astronaut, cat, coffee, galaxies), evaluate on B (cells, motorcycle, retina, rocket)."""
+    errors = bench.builtin_errors("karras", steps, cfg, GROUP_B)
+    best = min(BUILTINS, key=errors.get)
+    result = {"steps": steps, "cfg": cfg, "best_builtin": best, "best_builtin_error": errors[best]}
+    for label, classes in (("calibrated on A, tested on B", GROUP_A), ("calibrated on B, tested on B", GROUP_B),
+                           ("calibrated on all, tested on B", ALL)):
+        table, _ = bench.calibrate(steps, cfg, classes=classes, learn_sigmas=True)
+        result[label] = bench.table_error(table, cfg, GROUP_B)
+        print(f"transfer {label}: {result[label]:.4f} (best built-in {best} {errors[best]:.4f})", flush=True)
+    json.dump(result, open(os.path.join(out, "photos_transfer.json"), "w"), indent=1)
+    return result
+
+
+def write_results(rows, transfer, out):
+    names = BUILTINS + ["dyweight (karras)", "dyweight (dyweight)"]
+    lines = ["| cfg | steps | " + " | ".join(names) + " | best built-in / dyweight | calibration s | peak MB |",
+             "|---" * (len(names) + 5) + "|"]
+    for r in rows:
+        best = r["errors"][r["best_builtin"]]
+        cal = r["calibrations"]["dyweight"]
+        cells = [f"**{r['errors'][n]:.4f}**" if r["errors"][n] == best or n.startswith("dyweight") else f"{r['errors'][n]:.4f}"
+                 for n in names]
+        lines.append(f"| {r['cfg']:g} | {r['steps']} | " + " | ".join(cells) +
+                     f" | {cal['ratio']:.2f}x | {cal['seconds']:.0f} | {cal['peak_mb']:.0f} |")
+    lines.append("")
+    for label in ("karras", "dyweight"):
+        for cfg in sorted({r["cfg"] for r in rows}):
+            goal = [r["calibrations"][label]["ratio"] for r in rows if r["cfg"] == cfg and 4 <= r["steps"] <= 8]
+            if goal:
+                lines.append(f"- dyweight calibrated on {label}, CFG {cfg:g}, 4-8 steps: beats the best built-in in "
+                             f"{sum(g > 1 for g in goal)}/{len(goal)}, geometric-mean ratio {gmean(goal):.2f}")
+    if transfer:
+        t = transfer
+        lines += ["", f"Transfer ({t['steps']} steps, CFG {t['cfg']:g}, tested on classes cells, motorcycle, retina, rocket; "
+                      f"best built-in {t['best_builtin']} {t['best_builtin_error']:.4f}):", ""]
+        lines += [f"- {k}: {t[k]:.4f} ({t['best_builtin_error'] / t[k]:.2f}x)" for k in t if k.startswith("calibrated")]
+    text = "\n".join(lines)
+    open(os.path.join(out, "photos_quality.md"), "w").write(text + "\n")
+    print(text)
+    plot(rows, os.path.join(out, "photos_quality.png"))
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cfgs = sorted({r["cfg"] for r in rows})
+    fig, axes = plt.subplots(1, len(cfgs), figsize=(6 * len(cfgs), 4.5), squeeze=False)
+    for ax, cfg in zip(axes[0], cfgs):
+        sel = [r for r in rows if r["cfg"] == cfg]
+        steps = [r["steps"] for r in sel]
+        for name in BUILTINS + ["dyweight (karras)", "dyweight (dyweight)"]:
+            style = dict(lw=3, color="crimson" if name.endswith("(dyweight)") else "darkorange") if name.startswith("dyweight") \
+                else dict(lw=1, alpha=0.6)
+            ax.semilogy(steps, [r["errors"][name] for r in sel], marker="o", label=name, **style)
+        ax.set_title(f"DyWeight Photos-32, CFG {cfg:g}: error vs a {REFERENCE_STEPS}-step solve")
+        ax.set_xlabel("steps (= model calls)")
+        ax.set_ylabel("median endpoint error (RMSE, pixels in [-1, 1])")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, nargs="+", default=STEPS)
+    ap.add_argument("--cfg", type=float, nargs="+", default=CFGS)
+    ap.add_argument("--no-transfer", action="store_true")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    os.makedirs(args.out, exist_ok=True)
+    bench = Bench()
+    rows = run_benchmark(bench, args.steps, args.cfg, args.out)
+    transfer = None if args.no_transfer else run_transfer(bench, 6, 5.0, args.out)
+    write_results(rows, transfer, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The built-in trained network: ComfyUI detects and loads the shipped file like a checkpoint, and it draws
+pictures that look like the photographs it learned (their colours, class by class)."""
+import os
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+
+def test_comfyui_detects_and_loads_the_shipped_weights_as_a_checkpoint(pack):
+    import comfy.ldm.modules.attention
+    import comfy.model_detection
+    import comfy.model_sampling
+    import comfy.utils
+    import folder_paths
+    from comfyui_dyweight.dyweight_core import photos
+    from comfyui_dyweight.nodes.photos import DyWeightPhotos32, load_photos_model
+
+    assert os.path.getsize(photos.WEIGHTS) < 4 * 2 ** 20
+    state_dict = comfy.utils.load_torch_file(photos.WEIGHTS)
+    assert type(comfy.model_detection.model_config_from_unet(state_dict, "")) is DyWeightPhotos32
+    assert photos.FILE_NAME in folder_paths.get_filename_list("diffusion_models")  # the stock Load Diffusion Model lists it
+    with torch.inference_mode():
+        model = load_photos_model()
+    assert isinstance(model.model.model_config, DyWeightPhotos32)
+    assert isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.V_PREDICTION)
+    attention = [m for m in model.model.diffusion_model.modules() if isinstance(m, comfy.ldm.modules.attention.SpatialTransformer)]
+    assert len(attention) >= 3  # self- and cross-attention at 8x8, 4x4 and in the middle
+    assert 1e6 < sum(p.numel() for p in model.model.diffusion_model.parameters()) < 2e6
+
+
+def test_samples_have_the_colours_of_the_photograph_they_were_asked_for(pack):
+    """Per class: mean and spread of each colour over 8 samples, nearest to that class's training patches."""
+    pytest.importorskip("skimage.data")  # installed by make setup
+    import comfy.sample
+    from comfyui_dyweight.dyweight_core import photos
+    from comfyui_dyweight.nodes.photos import DyWeightPhotosModel
+    from train_photos_model import photographs, random_patches
+
+    features = lambda pictures: torch.cat([pictures.mean((0, 2, 3)), pictures.std((2, 3)).mean(0)])
+    images, gen = photographs("cpu"), torch.Generator().manual_seed(0)
+    data = torch.stack([features(random_patches(images, torch.full((256,), k), gen)) for k in range(len(images))])
+    with torch.inference_mode():
+        model, _, negative, latent = DyWeightPhotosModel.execute("cat", 8).result
+        drawn = []
+        for k in range(len(photos.CLASSES)):
+            noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(k))
+            out = comfy.sample.sample(model, noise, 30, 3.0, "ipndm", "karras", [[photos.class_context([k]), {}]], negative,
+                                      latent["samples"], disable_pbar=True, seed=k)
+            drawn.append(features(photos.latent_to_image(out).clamp(-1, 1)))
+    nearest = torch.cdist(torch.stack(drawn), data).argmin(1).tolist()
+    assert sum(n == k for k, n in enumerate(nearest)) >= 7, f"class k drew like class {nearest}[k]"
