@@ -308,7 +308,7 @@ class DyWeightCalibrate(io.ComfyNode):
                                          "sample it with scheduler 'dyweight' (KSampler) or DyWeight Scheduler."),
                 io.Combo.Input("quality", options=list(PRESETS), default=DEFAULT_PRESET, optional=True,
                                tooltip="How much work: sets every knob left at 0 (noises, batch, iterations, learning rate, "
-                                       "teacher). GPUs get twice the noises and batch. See the help page for measured times."),
+                                       "teacher). On a GPU: a quarter of the batch, four times the iterations (memory)."),
             ],
             outputs=[TABLE.Output(display_name="table"), io.String.Output(display_name="report")],
         )

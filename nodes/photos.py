@@ -50,6 +50,9 @@ def load_photos_model():
     return comfy.sd.load_diffusion_model(photos.WEIGHTS)
 
 
+ALL_SUBJECTS = "all (one per picture)"
+
+
 def class_conditioning(classes):
     return [[photos.class_context(classes), {}]]
 
@@ -64,8 +67,9 @@ class DyWeightPhotosModel(io.ComfyNode):
                         "in the style of eight photographs. Ships with the pack (3 MB), loads like a checkpoint, and "
                         "runs in seconds on a CPU: the place to try samplers and calibration without a download.",
             inputs=[
-                io.Combo.Input("subject", options=photos.CLASS_NAMES, default="cat",
-                               tooltip="The class the positive conditioning asks for (the model's 'prompt')."),
+                io.Combo.Input("subject", options=[ALL_SUBJECTS] + photos.CLASS_NAMES, default="cat",
+                               tooltip="The class the positive conditioning asks for (the model's 'prompt'). "
+                                       f"'{ALL_SUBJECTS}': a batch of eight prompts, picture i asks for class i mod 8."),
                 io.Int.Input("batch_size", default=8, min=1, max=256, tooltip="Pictures in the empty latent."),
             ],
             outputs=[io.Model.Output(), io.Conditioning.Output(display_name="positive"),
@@ -76,5 +80,8 @@ class DyWeightPhotosModel(io.ComfyNode):
     def execute(cls, subject, batch_size) -> io.NodeOutput:
         size = photos.IMAGE_SIZE // photos.PATCH
         latent = {"samples": torch.zeros(batch_size, photos.LATENT_CHANNELS, size, size)}
-        return io.NodeOutput(load_photos_model(), class_conditioning([photos.CLASS_NAMES.index(subject)]),
-                             class_conditioning([]), latent)
+        if subject == ALL_SUBJECTS:  # ComfyUI pairs latent i with row i mod 8 of a batched conditioning
+            positive = [[torch.cat([photos.class_context([k]) for k in range(len(photos.CLASSES))]), {}]]
+        else:
+            positive = class_conditioning([photos.CLASS_NAMES.index(subject)])
+        return io.NodeOutput(load_photos_model(), positive, class_conditioning([]), latent)

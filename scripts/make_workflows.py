@@ -106,21 +106,23 @@ def flux():
 
 
 def demo():
+    """The built-in trained network: calibrate (quality fast, learned sigmas), then dyweight beside lms."""
     g = {
-        "1": node("DyWeightDemoModel", kind="eps", shift=3.0, batch_size=4, seed=0),
-        "2": node("DyWeightCalibrate", model=["1", 0], positive=["1", 1], negative=["1", 2], latent_image=["1", 3], steps=4,
-                  scheduler="karras", cfg=1.0, teacher_steps=64, iterations=60, seed=0, samples=32, holdout=16, batch_size=16,
-                  window=3, learning_rate=0.003, loss="rmse", checkpointing="auto"),
+        "1": node("DyWeightPhotosModel", subject="all (one per picture)", batch_size=8),
+        "2": node("DyWeightCalibrate", model=["1", 0], positive=["1", 1], negative=["1", 2], latent_image=["1", 3], steps=6,
+                  scheduler="karras", cfg=5.0, teacher_steps=0, iterations=0, seed=0, samples=0, holdout=0, batch_size=0,
+                  window=3, learning_rate=0.0, loss="rmse", checkpointing="auto", denoise=1.0, afs=False, learn_sigmas=True,
+                  quality="fast"),
         "3": node("DyWeightSampler", table=["2", 0]),
         "4": node("DyWeightScheduler", table=["2", 0], resolution=1024, denoise=1.0),
-        "5": node("SamplerCustom", "dyweight, 4 steps", model=["1", 0], add_noise=True, noise_seed=7, cfg=1.0, positive=["1", 1],
+        "5": node("SamplerCustom", "dyweight, 6 steps", model=["1", 0], add_noise=True, noise_seed=7, cfg=5.0, positive=["1", 1],
                   negative=["1", 2], sampler=["3", 0], sigmas=["4", 0], latent_image=["1", 3]),
-        "6": node("KSampler", "euler, 4 steps", model=["1", 0], seed=7, steps=4, cfg=1.0, sampler_name="euler", scheduler="karras",
+        "6": node("KSampler", "lms, 6 steps", model=["1", 0], seed=7, steps=6, cfg=5.0, sampler_name="lms", scheduler="karras",
                   positive=["1", 1], negative=["1", 2], latent_image=["1", 3], denoise=1.0),
         "7": node("DyWeightDemoDecode", samples=["5", 0], scale=4),
         "8": node("DyWeightDemoDecode", samples=["6", 0], scale=4),
         "9": node("SaveImage", "dyweight", images=["7", 0], filename_prefix="demo_dyweight"),
-        "10": node("SaveImage", "euler", images=["8", 0], filename_prefix="demo_euler"),
+        "10": node("SaveImage", "lms", images=["8", 0], filename_prefix="demo_lms"),
         "11": node("PreviewAny", "Calibration report", source=["2", 1]),
     }
     layout = {"1": (0, 0), "2": (340, -200), "3": (720, -200), "4": (720, -60), "5": (1000, -200), "6": (1000, 200),

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 NODES = ["DyWeightSampler", "DyWeightCalibrate", "DyWeightLoadTable", "DyWeightInlineTable", "DyWeightTableAsText", "DyWeightSaveTable",
-         "DyWeightScheduler", "DyWeightInspect", "DyWeightDemoModel", "DyWeightDemoDecode"]
+         "DyWeightScheduler", "DyWeightInspect", "DyWeightDemoModel", "DyWeightPhotosModel", "DyWeightDemoDecode"]
 
 
 def combo_options(spec):

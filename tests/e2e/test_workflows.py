@@ -65,5 +65,5 @@ def test_demo_workflow_runs(server):
     entry = server.run(prompt)
     assert entry["status"]["status_str"] == "success", entry["status"]
     files = server.output_files(entry)
-    assert any("demo_dyweight" in f for f in files) and any("demo_euler" in f for f in files)
+    assert any("demo_dyweight" in f for f in files) and any("demo_lms" in f for f in files)
     assert all(os.path.exists(f) for f in files)

@@ -54,3 +54,41 @@ def test_samples_have_the_colours_of_the_photograph_they_were_asked_for(pack):
             drawn.append(features(photos.latent_to_image(out).clamp(-1, 1)))
     nearest = torch.cdist(torch.stack(drawn), data).argmin(1).tolist()
     assert sum(n == k for k, n in enumerate(nearest)) >= 7, f"class k drew like class {nearest}[k]"
+
+
+def test_learned_sigmas_reach_a_plain_ksampler_through_the_dyweight_scheduler(pack, tmp_path, caplog):
+    """Calibrate (defaults: learned sigmas) -> Save Table -> KSampler with sampler and scheduler `dyweight`
+    runs the table on its own sigmas, exactly as DyWeight Sampler + the table's sigmas do."""
+    import logging
+
+    import comfy.sample
+    import comfy.samplers
+    import folder_paths
+    from comfyui_dyweight.nodes.calibrate import DyWeightCalibrate
+    from comfyui_dyweight.nodes.photos import ALL_SUBJECTS, DyWeightPhotosModel
+    from comfyui_dyweight.nodes.sampler import DyWeightSampler
+    from comfyui_dyweight.nodes.tables import DyWeightSaveTable
+
+    model, positive, negative, latent = DyWeightPhotosModel.execute(ALL_SUBJECTS, 8).result
+    table, report = DyWeightCalibrate.execute(model, positive, negative, latent, 3, "karras", 1.0, iterations=12, samples=8,
+                                              holdout=8, batch_size=8, teacher_steps=16).result
+    sampling = model.get_model_object("model_sampling")
+    karras = comfy.samplers.calculate_sigmas(sampling, "karras", 3).tolist()
+    assert table.provenance["scheduler"] == "dyweight" and table.provenance["sigmas_learned_from"] == "karras"
+    assert table.sigmas[0] == pytest.approx(karras[0]) and table.sigmas[-1] == 0.0
+    assert table.sigmas[1:-1] != pytest.approx(karras[1:-1], rel=1e-3)  # learned
+    saved = folder_paths.folder_names_and_paths["dyweight"]
+    folder_paths.folder_names_and_paths["dyweight"] = ([str(tmp_path)], saved[1])
+    try:
+        DyWeightSaveTable.execute(table, "photos_3steps", False)
+        assert comfy.samplers.calculate_sigmas(sampling, "dyweight", 3).tolist() == pytest.approx(table.sigmas, rel=1e-6)
+        noise = comfy.sample.prepare_noise(latent["samples"], 5)
+        with caplog.at_level(logging.INFO), torch.inference_mode():
+            plain = comfy.sample.sample(model, noise, 3, 1.0, "dyweight", "dyweight", positive, negative, latent["samples"],
+                                        disable_pbar=True)
+            custom = comfy.sample.sample_custom(model, noise, 1.0, DyWeightSampler.execute(table=table).result[0],
+                                                torch.tensor(table.sigmas), positive, negative, latent["samples"], disable_pbar=True)
+        assert any("using table 'photos_3steps'" in r.message and "differ" not in r.message for r in caplog.records)
+        assert (plain - custom).abs().max() < 1e-5
+    finally:
+        folder_paths.folder_names_and_paths["dyweight"] = saved
