@@ -14,6 +14,8 @@ test: setup
 	$(PY) -m pytest -q -rs
 
 bench: setup
+	$(PY) benchmarks/photos_quality.py
+	$(PY) benchmarks/photos_quality.py --sweep
 	$(PY) benchmarks/quality.py
 	$(PY) benchmarks/overhead.py
 
