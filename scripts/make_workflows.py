@@ -53,9 +53,10 @@ def txt2img():
 def calibrate():
     g = sd15_base()
     g["5"] = node("DyWeightCalibrate", model=["1", 0], positive=["2", 0], negative=["3", 0], latent_image=["4", 0], steps=6,
-                  scheduler="karras", cfg=7.0, teacher_steps=64, iterations=150, seed=0, samples=32, holdout=8, batch_size=2,
-                  window=3, learning_rate=0.005, loss="rmse", checkpointing="auto")
-    g["6"] = node("DyWeightSaveTable", table=["5", 0], name="sd15_karras_6steps", overwrite=False)
+                  scheduler="karras", cfg=7.0, teacher_steps=0, iterations=0, seed=0, samples=0, holdout=0, batch_size=0,
+                  window=3, learning_rate=0.0, loss="rmse", checkpointing="auto", denoise=1.0, afs=False, learn_sigmas=True,
+                  quality="balanced")  # knobs at 0: the preset's; the learned sigmas are served by scheduler dyweight
+    g["6"] = node("DyWeightSaveTable", table=["5", 0], name="sd15_my_checkpoint_6steps", overwrite=False)
     g["7"] = node("DyWeightInspect", table=["5", 0])
     g["8"] = node("PreviewImage", images=["7", 0])
     g["9"] = node("PreviewAny", "Calibration report", source=["5", 1])
