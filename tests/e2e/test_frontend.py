@@ -101,7 +101,9 @@ def test_calibrate_added_from_the_node_menu_keeps_its_seed(frontend):
     names = [n for n, _ in widgets]
     assert "control_after_generate" not in names and dict(widgets)["seed"] == 0
     assert names[:6] == ["steps", "scheduler", "cfg", "teacher_steps", "iterations", "seed"]
-    assert dict(widgets)["samples"] == 32 and dict(widgets)["learning_rate"] == pytest.approx(0.005)
+    # the knobs start at 0 ("from quality"), the preset and learned sigmas are on, widgets after the older ones
+    assert dict(widgets)["samples"] == 0 and dict(widgets)["learning_rate"] == 0
+    assert dict(widgets)["quality"] == "balanced" and dict(widgets)["learn_sigmas"] is True and names[-2:] == ["learn_sigmas", "quality"]
 
 
 def test_node_help_page_renders_in_the_help_panel(frontend):
