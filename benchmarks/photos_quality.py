@@ -213,7 +213,6 @@ SWEEP = [
           holdout=8, iterations=150), dict(teacher="heun"), 0.0),
     ("teacher solved below sigma_min (to 1e-4 of it), all else default", dict(steps=6), {}, 0.0),
     ("AFS: 7 steps on 6 model calls", dict(steps=7, afs=True), {}, None),
-    ("quality fast", dict(steps=6, quality="fast"), {}, None),
     ("quality best", dict(steps=6, quality="best"), {}, None),
 ]  # (label, node inputs, CalibrationConfig fields, teacher floor: None = the node's, 0 = solve to 1e-4 of sigma_min)
 
