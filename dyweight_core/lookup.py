@@ -117,17 +117,17 @@ def choose_table(tables, identity, sigmas):
 # --- the `dyweight` scheduler -------------------------------------------------------------------------
 def scheduler_sigmas(tables, sampling, steps):
     """The `dyweight` scheduler: (sigmas, one-line message) for a model sampling described as
-    {kind: discrete | flux | flow | continuous, sigma_min, sigma_max, shift, model_type, grid (discrete)}.
+    {kind: discrete | flux | flow | continuous, sigma_min, sigma_max, shift, model_type, family, grid (discrete)}.
 
     Discrete models get the recorded sigmas of the first table (user folder first) that was made on this
     scheduler for `steps` from the model's sigma_max (to its sigma_min, or learned down to 0) for a model
-    of the same prediction type (a V_PREDICTION model never gets SD1.5's sigmas); flow models their shifted linspace at the
+    of the same family and prediction type where known (SDXL never gets SD1.5's sigmas); flow models their shifted linspace at the
     current shift, which is what FLUX tables train on. Otherwise the formula: the LDM discrete
     schedule (discrete), FLUX's or SD3's shifted linspace (flow), Karras rho 7 (continuous)."""
     kind = sampling["kind"]
     if kind == "discrete":
         ends = [sampling["sigma_max"], sampling["sigma_min"]]
-        same_kind = lambda t: sampling.get("model_type") in (None, t.model.get("model_type", sampling.get("model_type")))
+        same_kind = lambda t: all(sampling.get(k) in (None, t.model.get(k, sampling.get(k))) for k in ("model_type", "family"))
         for table in tables:
             table_ends = [table.sigmas[0], table.sigmas[-1] or sampling["sigma_min"]]
             if table.steps == steps and owns_schedule(table) and same_kind(table) and sigmas_match(table_ends, ends):

@@ -1,9 +1,11 @@
 """Who is this MODEL? Family, model type, shift and a cheap weight fingerprint, for table lookup."""
+import gc
 import hashlib
 
 import torch
 
 import comfy.model_base
+import comfy.model_patcher
 import comfy.model_sampling
 
 from ..dyweight_core.schedules import continuous_timestep
@@ -156,10 +158,31 @@ def prediction_type(sampling):
     return next((c.__name__ for c in type(sampling).__mro__ if c.__name__ in names), None)
 
 
+def owner_family(sampling):
+    """The family (model config class) of the model a model_sampling belongs to: ComfyUI's scheduler API passes
+    only the sampling, so find its holder, a BaseModel (through its _modules) or a patcher (object patches)."""
+    layer, seen = [sampling], set()
+    for _ in range(3):  # sampling <- _modules / object_patches dict <- instance __dict__ <- instance
+        parents = []
+        for obj in layer:
+            for holder in gc.get_referrers(obj):
+                if id(holder) in seen or holder is layer:
+                    continue
+                seen.add(id(holder))
+                base = getattr(holder, "model", None) if isinstance(holder, comfy.model_patcher.ModelPatcher) else holder
+                if isinstance(base, comfy.model_base.BaseModel):
+                    return type(base.model_config).__name__
+                if isinstance(holder, dict):
+                    parents.append(holder)
+        layer = parents
+    return None
+
+
 def sampling_description(sampling):
     """What the `dyweight` scheduler needs to know of a model sampling (see lookup.scheduler_sigmas)."""
     info = {"sigma_min": float(sampling.sigma_min), "sigma_max": float(sampling.sigma_max),
-            "shift": float(getattr(sampling, "shift", 1.0)), "model_type": prediction_type(sampling)}
+            "shift": float(getattr(sampling, "shift", 1.0)), "model_type": prediction_type(sampling),
+            "family": owner_family(sampling)}
     if isinstance(sampling, comfy.model_sampling.ModelSamplingFlux):
         return dict(info, kind="flux")
     if isinstance(sampling, comfy.model_sampling.ModelSamplingDiscreteFlow):

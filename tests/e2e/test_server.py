@@ -90,7 +90,8 @@ def test_calibrate_save_then_plain_ksampler_uses_the_table(server):
         "1": {"class_type": "DyWeightDemoModel", "inputs": {"kind": "eps", "shift": 3.0, "batch_size": 2, "seed": 0}},
         "2": {"class_type": "DyWeightCalibrate", "inputs": {"model": ["1", 0], "positive": ["1", 1], "negative": ["1", 2],
               "latent_image": ["1", 3], "steps": 4, "scheduler": "karras", "cfg": 1.0, "iterations": 30,
-              "samples": 16, "holdout": 8, "batch_size": 8, "teacher_steps": 32, "learning_rate": 0.003}},
+              "samples": 16, "holdout": 8, "batch_size": 8, "teacher_steps": 32, "learning_rate": 0.003,
+              "learn_sigmas": False}},  # a karras table, for a karras KSampler
         "3": {"class_type": "DyWeightSaveTable", "inputs": {"table": ["2", 0], "name": "e2e_demo_4", "overwrite": True}},
     }
     entry = server.run(prompt)

@@ -252,7 +252,8 @@ def test_img2img_calibration_makes_a_table_for_the_denoise_schedule(mods):
         model, pos, neg, latent = mods["testbed"].DyWeightDemoModel.execute("eps", 3.0, 1, 0).result
         picture = {"samples": model.model.diffusion_model.means[:1].float()}
         table, report = node.execute(model, neg, neg, picture, 4, "karras", 1.0, teacher_steps=32, iterations=20,
-                                     samples=16, holdout=8, batch_size=8, learning_rate=3e-3, denoise=0.5).result
+                                     samples=16, holdout=8, batch_size=8, learning_rate=3e-3, denoise=0.5,
+                                     learn_sigmas=False).result
     expected = comfy.samplers.KSampler(model, 4, "cpu", scheduler="karras", denoise=0.5).sigmas
     assert table.sigmas == pytest.approx(expected.tolist()) and table.provenance["denoise"] == 0.5
     assert table.provenance["holdout_median_after"] <= table.provenance["holdout_median_init"]

@@ -92,3 +92,24 @@ def test_learned_sigmas_reach_a_plain_ksampler_through_the_dyweight_scheduler(pa
         assert (plain - custom).abs().max() < 1e-5
     finally:
         folder_paths.folder_names_and_paths["dyweight"] = saved
+
+
+def test_the_dyweight_scheduler_knows_which_model_a_sampling_belongs_to(pack):
+    """ComfyUI hands a scheduler only the model_sampling: the family is found from its holder, also when a
+    node patched the sampling in (ModelSamplingDiscrete-style object patch), so one family's learned sigmas
+    never reach another's."""
+    import comfy.model_sampling
+    from comfyui_dyweight.nodes.model_info import owner_family
+    from comfyui_dyweight.nodes.photos import load_photos_model
+    from comfyui_dyweight.nodes.testbed import testbed_model
+    with torch.inference_mode():
+        photos_model = load_photos_model()
+    patched = photos_model.clone()
+
+    class Sampling(comfy.model_sampling.ModelSamplingDiscrete, comfy.model_sampling.EPS):
+        pass
+    patched.add_object_patch("model_sampling", Sampling())
+    assert owner_family(photos_model.get_model_object("model_sampling")) == "DyWeightPhotos32"
+    assert owner_family(patched.get_model_object("model_sampling")) == "DyWeightPhotos32"
+    assert owner_family(testbed_model().get_model_object("model_sampling")) == "DyWeightTestbed"
+    assert owner_family(Sampling()) is None  # held by nothing: the scheduler then ignores the family

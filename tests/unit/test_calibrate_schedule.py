@@ -80,13 +80,15 @@ def learned_table(model_type, start=14.6146):
     return table
 
 
-def test_the_dyweight_scheduler_serves_learned_sigmas_to_models_of_the_same_prediction_type():
+def test_the_dyweight_scheduler_serves_learned_sigmas_only_to_the_same_family_and_prediction_type():
     grid = torch.linspace(0.0292, 14.6146, 1000, dtype=torch.float64)
     sampling = {"kind": "discrete", "sigma_min": 0.0292, "sigma_max": 14.6146, "shift": 1.0, "grid": grid}
     v_table = learned_table("V_PREDICTION")
     sigmas, message = scheduler_sigmas([v_table], dict(sampling, model_type="V_PREDICTION"), 4)
     assert sigmas == v_table.sigmas and "sigmas of table" in message
     sigmas, message = scheduler_sigmas([v_table], dict(sampling, model_type="EPS"), 4)  # an SD1.5 model: not these
+    assert sigmas != v_table.sigmas and "no table" in message
+    sigmas, message = scheduler_sigmas([v_table], dict(sampling, model_type="V_PREDICTION", family="Y"), 4)  # another family
     assert sigmas != v_table.sigmas and "no table" in message
     sigmas, _ = scheduler_sigmas([learned_table("V_PREDICTION", start=10.0)], dict(sampling, model_type="V_PREDICTION"), 4)
     assert sigmas[0] == pytest.approx(14.6146, rel=1e-4)  # another range is not served
