@@ -46,7 +46,7 @@ class CalibrationError(RuntimeError):
 
 
 # What DyWeight Calibrate's `quality` sets, chosen from measurements on the trained Photos-32 network
-# (benchmarks/results/photos_sweep.md). Teacher: ipndm, one call per step, lands within 0.002 of a
+# (benchmarks/results/photos_quality.md and the README's "What moved the number"). Teacher: ipndm, one call per step, lands within 0.002 of a
 # 200-step solve there even at CFG 5, 100 times closer than any few-step student.
 PRESETS = {
     "fast": dict(samples=32, holdout=8, batch_size=8, iterations=50, lr=5e-2, teacher="ipndm", teacher_steps=32),

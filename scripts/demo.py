@@ -17,12 +17,12 @@ from safetensors.torch import load_file
 from comfy_server import ROOT, ComfyServer, comfyui_path, free_port, make_base_dir
 
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 from dyweight_core import photos  # noqa: E402
+from photos_quality import BUILTINS  # noqa: E402  (the deterministic one-call built-ins, and why those)
 from dyweight_core.calibrate import per_sample_rmse  # noqa: E402
 
 STEPS, CFG, SCHEDULER = 6, 5.0, "karras"
-BUILTINS = ["euler", "ddim", "lms", "dpmpp_2m", "ipndm", "ipndm_v", "deis", "uni_pc", "uni_pc_bh2", "res_multistep",
-            "gradient_estimation"]  # deterministic, one model call per step (benchmarks/photos_quality.py)
 SHOWN = ["euler", "dpmpp_2m", "ipndm"]
 REFERENCE = ("ipndm", 200)  # 200 fourth-order steps: the ODE's endpoint to plotting precision
 TABLE = f"demo_photos32_cfg{CFG:g}_{STEPS}steps"
