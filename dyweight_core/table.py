@@ -197,6 +197,26 @@ def adams_bashforth_table(sigmas, window=4):
                             provenance={"source": "Adams-Bashforth fallback (= ipndm)"}, name="fallback")
 
 
+def lms_table(sigmas, window=4):
+    """Variable-step linear multistep (k-diffusion's lms, order = window): row i integrates, from sigma_i to
+    sigma_{i+1}, the polynomial through the last derivatives at their sigmas. Exact for these polynomials, where
+    lms calls scipy's quad. Rows sum to 1, so the calibrated time stays on the schedule; to 0, a plain Euler step."""
+    import numpy as np
+    sigmas = [float(s) for s in sigmas]
+    n = len(sigmas) - 1
+    weights = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        nodes = [sigmas[i - k] for k in range(min(i + 1, window))] if sigmas[i + 1] != 0 else [sigmas[i]]
+        for k, node in enumerate(nodes):
+            basis = np.polynomial.Polynomial([1.0])  # Lagrange: 1 at this node, 0 at the others
+            for other in nodes[:k] + nodes[k + 1:]:
+                basis = basis * np.polynomial.Polynomial([-other, 1.0]) / (node - other)
+            integral = basis.integ()
+            weights[i][i - k] = float((integral(sigmas[i + 1]) - integral(sigmas[i])) / (sigmas[i + 1] - sigmas[i]))
+    return CoefficientTable(steps=n, window=window, weights=weights, t_scale=[1.0] * n, sigmas=sigmas,
+                            provenance={"source": "linear multistep (= lms)"}, name="lms")
+
+
 def euler_table(sigmas):
     """Window 1, W = I, s = 1: exactly Euler; the FLUX-style initialisation."""
     sigmas = [float(s) for s in sigmas]
