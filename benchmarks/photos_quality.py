@@ -207,11 +207,13 @@ def plot(rows, path):
 
 # What moved the number: each variant against the node's defaults (quality balanced, learned sigmas), 6 model calls.
 SWEEP = [
+    ("node defaults (quality balanced, learned sigmas, best of the starts)", dict(steps=6), {}, None),
     ("defaults before this benchmark (Heun 64 teacher solved below sigma_min, lr 5e-3, batch 2, 32 + 8 noises, "
-     "150 iterations, karras sigmas)",
+     "150 iterations, karras sigmas, Adams-Bashforth start)",
      dict(steps=6, learn_sigmas=False, quality="balanced", teacher_steps=64, learning_rate=5e-3, batch_size=2, samples=32,
-          holdout=8, iterations=150), dict(teacher="heun"), 0.0),
-    ("teacher solved below sigma_min (to 1e-4 of it), all else default", dict(steps=6), {}, 0.0),
+          holdout=8, iterations=150), dict(teacher="heun", init="adams_bashforth"), 0.0),
+    ("Adams-Bashforth (= ipndm) start only, all else default", dict(steps=6), dict(init="adams_bashforth"), None),
+    ("window 4", dict(steps=6, window=4), {}, None),
     ("AFS: 7 steps on 6 model calls", dict(steps=7, afs=True), {}, None),
     ("quality best", dict(steps=6, quality="best"), {}, None),
 ]  # (label, node inputs, CalibrationConfig fields, teacher floor: None = the node's, 0 = solve to 1e-4 of sigma_min)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .solver import unroll
-from .table import adams_bashforth_table, euler_table, lms_table
+from .table import adams_bashforth_table, euler_table, gradient_estimation_table, lms_table
 
 
 @dataclass
@@ -22,7 +22,7 @@ class CalibrationConfig:
     lr: float = 5e-3
     batch_size: int = 16
     window: int = 3
-    init: str = "best"              # "adams_bashforth", "lms", "euler", or "best": whichever of them does best held-out
+    init: str = "best"              # a name in STARTS, or "best": whichever of them does best on the held-out noises
     afs: bool = False               # analytical first step: one model call fewer (method/DYWEIGHT.md section 4)
     convention: str = "denoiser"    # or "velocity" (flow models, like the FLUX tables)
     learn_t_scale: bool = True
@@ -46,23 +46,26 @@ class CalibrationError(RuntimeError):
 
 
 # What DyWeight Calibrate's `quality` sets, chosen from measurements on the trained Photos-32 network
-# (benchmarks/results/photos_quality.md and the README's "What moved the number"). Teacher: ipndm, one call per step, lands within 0.002 of a
-# 200-step solve there even at CFG 5, 100 times closer than any few-step student.
+# (benchmarks/results/photos_quality.md and the README's "What moved the number"). Teacher: ipndm, one call per step,
+# lands within 0.002 of a 200-step solve there even at CFG 5, 20 times closer than any few-step student.
+# `step_iterations` is iterations x steps: an iteration unrolls every step, so a preset takes about the same time at
+# any step count (balanced: 80 iterations at 5 steps, 50 at 8).
 PRESETS = {
-    "fast": dict(samples=32, holdout=8, batch_size=8, iterations=50, lr=5e-2, teacher="ipndm", teacher_steps=32),
-    "balanced": dict(samples=64, holdout=16, batch_size=8, iterations=80, lr=5e-2, teacher="ipndm", teacher_steps=32),
-    "best": dict(samples=128, holdout=32, batch_size=16, iterations=200, lr=5e-2, teacher="ipndm", teacher_steps=64),
+    "fast": dict(samples=32, holdout=8, batch_size=8, step_iterations=240, lr=5e-2, teacher="ipndm", teacher_steps=32),
+    "balanced": dict(samples=64, holdout=16, batch_size=8, step_iterations=400, lr=5e-2, teacher="ipndm", teacher_steps=32),
+    "best": dict(samples=128, holdout=32, batch_size=16, step_iterations=1200, lr=5e-2, teacher="ipndm", teacher_steps=64),
 }
 DEFAULT_PRESET = "balanced"
 
 
-def preset_settings(quality, gpu=False, **explicit):
-    """The preset's settings with every explicit non-zero knob kept. On a GPU the student's batch is a
+def preset_settings(quality, steps, gpu=False, **explicit):
+    """The preset's settings for `steps` with every explicit non-zero knob kept. On a GPU the student's batch is a
     quarter (2 for balanced: SD1.5 at 512 px then peaks at 4.7 GiB, see the README) and the iterations
     four times as many, so it sees as many trajectories within a consumer card's memory."""
     if quality not in PRESETS:
         raise CalibrationError(f"unknown quality {quality!r} ({', '.join(PRESETS)})")
     settings = dict(PRESETS[quality])
+    settings["iterations"] = -(-settings.pop("step_iterations") // max(1, steps))
     if gpu:
         settings.update(batch_size=max(1, settings["batch_size"] // 4), iterations=4 * settings["iterations"])
     settings.update({k: v for k, v in explicit.items() if v})
@@ -135,11 +138,12 @@ def make_loss(config, decode=None):
 
 
 # --- the student ---------------------------------------------------------------------------------
-# Starting tables a DyWeight table expresses exactly. Which is best depends on the model and the guidance:
-# on Photos-32 at CFG 5, lms (karras, 4 steps) is 0.31 from the reference where ipndm is 0.43.
+# Built-in samplers a DyWeight table expresses exactly, to start from. Which is best depends on the model and
+# the guidance: on Photos-32 (karras, 6 steps) gradient_estimation is best at CFG 1 and lms at CFG 5.
 STARTS = {
     "adams_bashforth": lambda sigmas, window: adams_bashforth_table(sigmas, window=min(4, window)),
     "lms": lambda sigmas, window: lms_table(sigmas, window=min(4, window)),
+    "gradient_estimation": lambda sigmas, window: gradient_estimation_table(sigmas),
     "euler": lambda sigmas, window: euler_table(sigmas),
 }
 

@@ -181,20 +181,27 @@ def _umask():
     return mask
 
 
-def adams_bashforth_table(sigmas, window=4):
-    """The uncalibrated fallback: Adams-Bashforth rows, time scales 1; identical to ComfyUI's ipndm.
-
-    As in ipndm, a step that lands on sigma 0 uses the current derivative alone.
-    """
+def multistep_table(sigmas, window, row_at, source, name):
+    """A fixed multistep method as a table: row_at(i) = its weights, newest derivative first; a step that
+    lands on sigma 0 uses the current derivative alone (x = denoised), as ComfyUI's samplers do."""
     sigmas = [float(s) for s in sigmas]
     n = len(sigmas) - 1
     weights = [[0.0] * n for _ in range(n)]
     for i in range(n):
-        row = [1.0] if sigmas[i + 1] == 0 else AB_ROWS[min(i, window - 1)]
-        for k, w in enumerate(row):
+        for k, w in enumerate([1.0] if sigmas[i + 1] == 0 else row_at(i)):
             weights[i][i - k] = w
     return CoefficientTable(steps=n, window=window, weights=weights, t_scale=[1.0] * n, sigmas=sigmas,
-                            provenance={"source": "Adams-Bashforth fallback (= ipndm)"}, name="fallback")
+                            provenance={"source": source}, name=name)
+
+
+def adams_bashforth_table(sigmas, window=4):
+    """The uncalibrated fallback: Adams-Bashforth rows, time scales 1; identical to ComfyUI's ipndm."""
+    return multistep_table(sigmas, window, lambda i: AB_ROWS[min(i, window - 1)], "Adams-Bashforth fallback (= ipndm)", "fallback")
+
+
+def gradient_estimation_table(sigmas, gamma=2.0):
+    """ComfyUI's gradient_estimation (Permenter & Yuan): Euler, then d_bar = gamma d_i - (gamma - 1) d_{i-1}."""
+    return multistep_table(sigmas, 2, lambda i: [1.0] if i == 0 else [gamma, 1.0 - gamma], "gradient estimation", "gradient_estimation")
 
 
 def lms_table(sigmas, window=4):

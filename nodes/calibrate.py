@@ -320,7 +320,7 @@ class DyWeightCalibrate(io.ComfyNode):
         flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
         gpu = model.load_device.type != "cpu"
         checkpoint = checkpointing == "on" or (checkpointing == "auto" and gpu)
-        knobs = preset_settings(quality, gpu, samples=samples, holdout=holdout, batch_size=batch_size, iterations=iterations,
+        knobs = preset_settings(quality, steps, gpu, samples=samples, holdout=holdout, batch_size=batch_size, iterations=iterations,
                                 lr=learning_rate, teacher_steps=teacher_steps)
         config = CalibrationConfig(iterations=knobs["iterations"], lr=knobs["lr"], batch_size=knobs["batch_size"],
                                    window=min(window, steps), convention="velocity" if flow else "denoiser", loss=loss,

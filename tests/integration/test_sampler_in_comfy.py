@@ -71,16 +71,17 @@ def test_euler_shaped_table_equals_euler(env, kind):
 
 
 @pytest.mark.parametrize("kind", ["eps", "v"])
-def test_lms_table_equals_lms(env, kind):
-    """Calibration may start from lms: the table must be ComfyUI's lms (order 4, scipy quad) exactly."""
+@pytest.mark.parametrize("name", ["lms", "gradient_estimation"])
+def test_start_tables_equal_their_samplers(env, kind, name):
+    """Calibration may start from these: each table must be ComfyUI's sampler exactly (lms: order 4, scipy quad)."""
     import comfy.samplers
-    from comfyui_dyweight.dyweight_core.table import lms_table
+    from comfyui_dyweight.dyweight_core.calibrate import STARTS
     from comfyui_dyweight.nodes.sampler import DyWeightSampler
     sigmas = comfy.samplers.calculate_sigmas(env["models"][kind].get_model_object("model_sampling"), "karras", 7)
-    sampler = DyWeightSampler.execute(table=lms_table(sigmas.tolist())).result[0]
-    ours, lms = run(env, kind, sampler, steps=7, cfg=3.0), run(env, kind, "lms", steps=7, cfg=3.0)
-    assert rel_gap(ours, lms) < 1e-5
-    assert rel_gap(run(env, kind, "ipndm", steps=7, cfg=3.0), lms) > 1e-3  # different methods: equality is not a given
+    sampler = DyWeightSampler.execute(table=STARTS[name](sigmas.tolist(), 4)).result[0]
+    ours, stock = run(env, kind, sampler, steps=7, cfg=3.0), run(env, kind, name, steps=7, cfg=3.0)
+    assert rel_gap(ours, stock) < 1e-5
+    assert rel_gap(run(env, kind, "ipndm", steps=7, cfg=3.0), stock) > 1e-3  # different methods: equality is not a given
 
 
 @pytest.mark.parametrize("kind", ["eps", "v", "flow"])

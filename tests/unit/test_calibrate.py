@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from dyweight_core.calibrate import CalibrationConfig, CalibrationError, calibrate, lr_at, teacher_sigmas, teacher_solve
+from dyweight_core.calibrate import STARTS, CalibrationConfig, CalibrationError, calibrate, lr_at, teacher_sigmas, teacher_solve
 from dyweight_core.solver import unroll
 from dyweight_core.table import adams_bashforth_table
 from dyweight_core.testbed import GaussianMixture, reference_solve
@@ -53,6 +53,19 @@ def test_calibration_improves_held_out_error_and_is_never_worse_than_init():
     # with nothing to learn, the guard returns the initialisation itself
     frozen, rep = calibrate(D, SIGMAS, starts(16, 1), starts(8, 2), CalibrationConfig(iterations=3, lr=1e-9, eval_every=1))
     assert rep["holdout_median_best"] <= rep["holdout_median_init"]
+
+
+def test_calibration_starts_from_the_best_built_in_on_held_out():
+    D = MIX.denoiser("eps")
+    table, report = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), CalibrationConfig(iterations=0, teacher_steps=32))
+    errors = report["holdout_median_starts"]
+    assert set(errors) == set(STARTS) and len(set(errors.values())) == len(STARTS)  # each measured, all different
+    assert report["init"] == min(errors, key=errors.get) and report["holdout_median_init"] == min(errors.values())
+    assert table.weights == STARTS[report["init"]](SIGMAS, 3).weights  # no iterations: the start itself
+    _, one = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), CalibrationConfig(iterations=0, teacher_steps=32, init="lms"))
+    assert list(one["holdout_median_starts"]) == ["lms"] and one["holdout_median_init"] == errors["lms"]
+    with pytest.raises(CalibrationError, match="unknown init"):
+        calibrate(D, SIGMAS, starts(8, 1), starts(8, 2), CalibrationConfig(iterations=0, teacher_steps=8, init="dpmpp"))
 
 
 def test_teacher_cache_is_reused():

@@ -61,16 +61,18 @@ def test_a_prompt_batch_calibrates_each_latent_against_its_own_row():
 
 
 def test_presets_are_ordered_by_work_and_explicit_knobs_win():
-    work = lambda p: p["iterations"] * p["batch_size"]
+    work = lambda p: p["step_iterations"] * p["batch_size"]
     assert work(PRESETS["fast"]) < work(PRESETS["balanced"]) < work(PRESETS["best"])
-    assert preset_settings("balanced") == PRESETS["balanced"]
-    gpu = preset_settings("balanced", gpu=True)
-    assert gpu["batch_size"] * gpu["iterations"] == PRESETS["balanced"]["batch_size"] * PRESETS["balanced"]["iterations"]
+    cpu = preset_settings("balanced", 8)
+    assert cpu["iterations"] == 50 and preset_settings("balanced", 5)["iterations"] == 80  # about the same time at any count
+    assert {k: v for k, v in cpu.items() if k != "iterations"} == {k: v for k, v in PRESETS["balanced"].items() if k != "step_iterations"}
+    gpu = preset_settings("balanced", 8, gpu=True)
+    assert gpu["batch_size"] * gpu["iterations"] == cpu["batch_size"] * cpu["iterations"]
     assert gpu["batch_size"] == 2  # SD1.5 at 512 px: 4.7 GiB with checkpointing (README, GPU calibration cost)
-    mine = preset_settings("fast", iterations=7, lr=0.0)  # 0 = from the preset
+    mine = preset_settings("fast", 6, iterations=7, lr=0.0)  # 0 = from the preset
     assert mine["iterations"] == 7 and mine["lr"] == PRESETS["fast"]["lr"]
     with pytest.raises(CalibrationError, match="unknown quality"):
-        preset_settings("ultra")
+        preset_settings("ultra", 6)
 
 
 def learned_table(model_type, start=14.6146):
