@@ -21,7 +21,7 @@ class CalibrationConfig:
     iterations: int = 300
     lr: float = 5e-3
     batch_size: int = 16
-    window: int = 3
+    window: int = 4                 # lms and ipndm, the usual best starts, are order 4
     init: str = "best"              # a name in STARTS, or "best": whichever of them does best on the held-out noises
     afs: bool = False               # analytical first step: one model call fewer (method/DYWEIGHT.md section 4)
     convention: str = "denoiser"    # or "velocity" (flow models, like the FLUX tables)
