@@ -217,13 +217,13 @@ SWEEP = [
 ]  # (label, node inputs, CalibrationConfig fields the node does not expose)
 
 
-def run_sweep(bench, cfgs, out):
-    """Calibration variants at 6 model calls; the main table's default row is the baseline."""
+def run_sweep(bench, cfgs, out, variants=None):
+    """Calibration variants at 6 model calls (`variants`: indices into SWEEP, default all)."""
     results = []
     for cfg in cfgs:
         errors = bench.builtin_errors("karras", 6, cfg)
         best = min(BUILTINS, key=errors.get)
-        for label, settings, core in SWEEP:
+        for label, settings, core in [SWEEP[i] for i in (variants or range(len(SWEEP)))]:
             settings = dict(settings)
             table, info = bench.calibrate(settings.pop("steps"), cfg, core=core, **settings)
             err = bench.table_error(table, cfg)
@@ -244,13 +244,14 @@ def main():
     ap.add_argument("--cfg", type=float, nargs="+", default=CFGS)
     ap.add_argument("--no-transfer", action="store_true")
     ap.add_argument("--sweep", action="store_true", help="only the calibration variants (photos_sweep.md)")
+    ap.add_argument("--variants", type=int, nargs="+", help="with --sweep: indices into SWEEP (default all)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     torch.set_num_threads(2)
     os.makedirs(args.out, exist_ok=True)
     bench = Bench()
     if args.sweep:
-        return run_sweep(bench, args.cfg, args.out)
+        return run_sweep(bench, args.cfg, args.out, args.variants)
     rows = run_benchmark(bench, args.steps, args.cfg, args.out)
     transfer = None if args.no_transfer else run_transfer(bench, 6, 5.0, args.out)
     write_results(rows, transfer, args.out)

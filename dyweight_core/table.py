@@ -7,6 +7,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
 import yaml
 
 FORMAT = "dyweight-table/1"
@@ -208,7 +209,6 @@ def lms_table(sigmas, window=4):
     """Variable-step linear multistep (k-diffusion's lms, order = window): row i integrates, from sigma_i to
     sigma_{i+1}, the polynomial through the last derivatives at their sigmas. Exact for these polynomials, where
     lms calls scipy's quad. Rows sum to 1, so the calibrated time stays on the schedule; to 0, a plain Euler step."""
-    import numpy as np
     sigmas = [float(s) for s in sigmas]
     n = len(sigmas) - 1
     weights = [[0.0] * n for _ in range(n)]

@@ -253,6 +253,8 @@ def format_report(table, info):
         f"on {r['holdout_samples']} held-out latents)",
         f"  fallback      {r['test_median_fallback']:.5f}  ({gain(r['test_median_fallback'])} better)",
         f"  euler         {r['test_median_euler']:.5f}  ({gain(r['test_median_euler'])} better)",
+        f"started from {r['init']} (held-out error of the starts: "
+        + ", ".join(f"{k} {v:.5f}" for k, v in r["holdout_median_starts"].items()) + ")",
         f"time: {r['seconds']:.1f}s (teacher {teacher})",
     ]
     if r["stopped"]:

@@ -102,6 +102,7 @@ def test_calibrate_node_beats_fallback_and_records_provenance(mods):
     assert prov["scheduler"] == "karras" and prov["cfg"] == 1.0 and prov["teacher"] == "ipndm 64 steps"
     assert prov["samples"] == 32 and "date" in prov and prov["timestep"] == "continuous"
     assert "calibrated" in report and "fallback" in report and "euler" in report
+    assert f"started from {prov['init']} (held-out error of the starts: adams_bashforth " in report and "lms " in report
     sigmas = mods["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4)
     assert table.sigmas == pytest.approx(sigmas.tolist())
     table.validate()
