@@ -148,8 +148,7 @@ STARTS = {
 }
 
 
-def initial_table(sigmas, config, init=None):
-    init = init or config.init
+def initial_table(sigmas, config, init):
     if init not in STARTS:
         raise CalibrationError(f"unknown init {init!r} ({', '.join(STARTS)}, best)")
     table = STARTS[init](sigmas, config.window)
