@@ -290,7 +290,7 @@ class DyWeightCalibrate(io.ComfyNode):
                              tooltip="Held-out noises that pick the best table (as many again measure it). 0: from quality."),
                 io.Int.Input("batch_size", default=0, min=0, max=256, optional=True,
                              tooltip="Noises per optimiser step; memory grows with it. 0: from quality."),
-                io.Int.Input("window", default=8, min=1, max=8, optional=True,
+                io.Int.Input("window", default=CalibrationConfig.window, min=1, max=8, optional=True,
                              tooltip="History window K: how many earlier derivatives each step may combine (8: all of them, "
                                      "up to 8 steps). At least 4 lets it start from lms and ipndm exactly."),
                 io.Float.Input("learning_rate", default=0.0, min=0.0, max=1.0, step=1e-4, round=False, optional=True,
@@ -319,7 +319,7 @@ class DyWeightCalibrate(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, teacher_steps=0, iterations=0,
-                seed=0, samples=0, holdout=0, batch_size=0, window=8, learning_rate=0.0, loss="rmse",
+                seed=0, samples=0, holdout=0, batch_size=0, window=CalibrationConfig.window, learning_rate=0.0, loss="rmse",
                 checkpointing="auto", vae=None, denoise=1.0, afs=False, learn_sigmas=True, quality=DEFAULT_PRESET) -> io.NodeOutput:
         flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
         gpu = model.load_device.type != "cpu"
