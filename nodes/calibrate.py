@@ -15,7 +15,7 @@ import comfy.samplers
 import comfy.utils
 from .api import io
 
-from ..dyweight_core.calibrate import DEFAULT_PRESET, PRESETS, CalibrationConfig, calibrate, preset_settings
+from ..dyweight_core.calibrate import DEFAULT_PRESET, LOSSES, PRESETS, CalibrationConfig, calibrate, preset_settings
 from .model_info import continuous_sampling, feed_hash, model_identity
 from ..dyweight_core.lookup import SCHEDULER
 from .sampler import TABLE
@@ -295,8 +295,9 @@ class DyWeightCalibrate(io.ComfyNode):
                                      "up to 8 steps). At least 4 lets it start from lms and ipndm exactly."),
                 io.Float.Input("learning_rate", default=0.0, min=0.0, max=1.0, step=1e-4, round=False, optional=True,
                                tooltip="Adam learning rate (cosine decay, 10% warm-up). 0: from quality."),
-                io.Combo.Input("loss", options=["rmse", "l2", "huber", "perceptual"], default="rmse", optional=True,
-                               tooltip="rmse: mean per-sample latent error (robust, recommended); l2: mean squared; huber; "
+                io.Combo.Input("loss", options=list(LOSSES), default=CalibrationConfig.loss, optional=True,
+                               tooltip="log_rmse: mean log of the per-sample latent error, so every noise's relative error "
+                                       "counts alike; rmse: mean per-sample error; l2: mean squared; huber; "
                                        "perceptual: SSIM + L1 on decoded images (needs vae, slower)."),
                 io.Vae.Input("vae", optional=True, tooltip="Only for the perceptual loss: decodes latents to images."),
                 io.Combo.Input("checkpointing", options=["auto", "on", "off"], default="auto", optional=True,
@@ -308,7 +309,8 @@ class DyWeightCalibrate(io.ComfyNode):
                                  tooltip="Analytical first step: step 0 uses a unit-variance Gaussian data model instead of a "
                                          "model call, so N steps cost N - 1 calls (the authors use it for pixel models)."),
                 io.Boolean.Input("learn_sigmas", default=True, optional=True,
-                                 tooltip="Also learn the step sigmas (the first stays). The table then keeps its own schedule: "
+                                 tooltip="Also learn the step sigmas (the first stays), from the best of a few Karras shapes of the "
+                                         "scheduler's sigmas. The table then keeps its own schedule: "
                                          "sample it with scheduler 'dyweight' (KSampler) or DyWeight Scheduler."),
                 io.Combo.Input("quality", options=list(PRESETS), default=DEFAULT_PRESET, optional=True,
                                tooltip="How much work: sets every knob left at 0 (noises, batch, iterations, learning rate, "
@@ -319,7 +321,7 @@ class DyWeightCalibrate(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, teacher_steps=0, iterations=0,
-                seed=0, samples=0, holdout=0, batch_size=0, window=CalibrationConfig.window, learning_rate=0.0, loss="rmse",
+                seed=0, samples=0, holdout=0, batch_size=0, window=CalibrationConfig.window, learning_rate=0.0, loss=CalibrationConfig.loss,
                 checkpointing="auto", vae=None, denoise=1.0, afs=False, learn_sigmas=True, quality=DEFAULT_PRESET) -> io.NodeOutput:
         flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
         gpu = model.load_device.type != "cpu"

@@ -55,7 +55,7 @@ def calibrate():
     g = sd15_base()
     g["5"] = node("DyWeightCalibrate", model=["1", 0], positive=["2", 0], negative=["3", 0], latent_image=["4", 0], steps=6,
                   scheduler="karras", cfg=7.0, teacher_steps=0, iterations=0, seed=0, samples=0, holdout=0, batch_size=0,
-                  window=CalibrationConfig.window, learning_rate=0.0, loss="rmse", checkpointing="auto", denoise=1.0, afs=False, learn_sigmas=True,
+                  window=CalibrationConfig.window, learning_rate=0.0, loss=CalibrationConfig.loss, checkpointing="auto", denoise=1.0, afs=False, learn_sigmas=True,
                   quality="balanced")  # knobs at 0: the preset's; the learned sigmas are served by scheduler dyweight
     g["6"] = node("DyWeightSaveTable", table=["5", 0], name="sd15_my_checkpoint_6steps", overwrite=False)
     g["7"] = node("DyWeightInspect", table=["5", 0])
@@ -113,7 +113,7 @@ def demo():
         "1": node("DyWeightPhotosModel", subject="all (one per picture)", batch_size=8),
         "2": node("DyWeightCalibrate", model=["1", 0], positive=["1", 1], negative=["1", 2], latent_image=["1", 3], steps=6,
                   scheduler="karras", cfg=5.0, teacher_steps=0, iterations=0, seed=0, samples=0, holdout=0, batch_size=0,
-                  window=CalibrationConfig.window, learning_rate=0.0, loss="rmse", checkpointing="auto", denoise=1.0, afs=False, learn_sigmas=True,
+                  window=CalibrationConfig.window, learning_rate=0.0, loss=CalibrationConfig.loss, checkpointing="auto", denoise=1.0, afs=False, learn_sigmas=True,
                   quality="fast"),
         "3": node("DyWeightSampler", table=["2", 0]),
         "4": node("DyWeightScheduler", table=["2", 0], resolution=1024, denoise=1.0),

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from dyweight_core.calibrate import STARTS, CalibrationConfig, CalibrationError, calibrate, lr_at, teacher_sigmas, teacher_solve
+from dyweight_core.calibrate import (LOSSES, STARTS, CalibrationConfig, CalibrationError, calibrate, karras_between, lr_at, make_loss,
+                                     teacher_sigmas, teacher_solve)
 from dyweight_core.solver import unroll
 from dyweight_core.table import adams_bashforth_table
 from dyweight_core.testbed import GaussianMixture, reference_solve
@@ -66,6 +67,49 @@ def test_calibration_starts_from_the_best_built_in_on_held_out():
     assert list(one["holdout_median_starts"]) == ["lms"] and one["holdout_median_init"] == errors["lms"]
     with pytest.raises(CalibrationError, match="unknown init"):
         calibrate(D, SIGMAS, starts(8, 1), starts(8, 2), CalibrationConfig(iterations=0, teacher_steps=8, init="dpmpp"))
+
+
+def test_karras_reshapes_keep_the_ends_unless_lifting_the_last_sigma_before_zero():
+    for rho in (3.0, 7.0, 10.0):
+        shape = karras_between(SIGMAS, rho)
+        assert shape[0] == SIGMAS[0] and shape[-2:] == SIGMAS[-2:] and all(b < a for a, b in zip(shape, shape[1:]))
+    assert karras_between(SIGMAS, 7.0) == pytest.approx(SIGMAS, rel=1e-3)  # SIGMAS is ComfyUI's karras (rho 7)
+    assert karras_between(SIGMAS, 3.0)[1] > SIGMAS[1]  # smaller rho: more of the steps at high noise
+    lifted = karras_between(SIGMAS, 5.0, 4.0)
+    assert lifted[-2] == pytest.approx(4 * SIGMAS[-2]) and lifted[-1] == 0.0 and lifted[0] == SIGMAS[0]
+    assert karras_between(SIGMAS[:-1], 5.0, 4.0) is None  # no final 0: the last sigma is the endpoint, it stays
+    assert karras_between([14.6, 0.03, 0.0], 3.0) is None  # one step: nothing to reshape
+
+
+def test_learned_sigmas_start_from_the_best_schedule_shape_on_held_out():
+    D = MIX.denoiser("eps")
+    config = CalibrationConfig(iterations=0, teacher_steps=32, learn_sigmas=True)
+    table, report = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), config)
+    errors = report["holdout_median_starts"]
+    first = min(STARTS, key=errors.get)  # the best start on the given schedule is the one reshaped
+    rhos = [f"{first} @ rho {r:g}" for r in config.schedule_rhos]
+    assert set(errors) >= set(STARTS) | set(rhos)
+    rho = min(rhos, key=errors.get).split("rho ")[1]
+    assert {f"{first} @ rho {rho}, end x{k:g}" for k in config.schedule_lifts} <= set(errors)
+    assert report["init"] == min(errors, key=errors.get) and report["holdout_median_init"] == min(errors.values())
+    assert len(table.sigmas) == len(SIGMAS) and table.sigmas[0] == SIGMAS[0] and table.sigmas[-1] == 0.0
+    _, fixed = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), CalibrationConfig(iterations=0, teacher_steps=32))
+    assert set(fixed["holdout_median_starts"]) == set(STARTS)  # sigmas not learned: the given schedule only
+
+
+def test_log_rmse_loss_counts_every_noise_relative_error_alike():
+    loss = make_loss(CalibrationConfig(loss="log_rmse"))
+    target = torch.zeros(2, 3, 4, 4)
+    errors = torch.tensor([0.01, 1.0])  # one easy noise, one hard (a mode switch)
+    out = errors[:, None, None, None] * torch.ones(2, 3, 4, 4)
+    assert loss(out, target).item() == pytest.approx(math.log(0.01) / 2)
+    halved = [loss(out * torch.tensor([0.5, 1.0])[:, None, None, None], target), loss(out * torch.tensor([1.0, 0.5])[:, None, None, None], target)]
+    assert halved[0].item() == pytest.approx(halved[1].item()) == pytest.approx(math.log(0.005) / 2)  # same gain either way
+    rmse = make_loss(CalibrationConfig(loss="rmse"))  # where halving the hard noise's error counts 100 times more
+    assert rmse(out, target).item() - rmse(out * torch.tensor([1.0, 0.5])[:, None, None, None], target).item() == pytest.approx(0.25)
+    assert CalibrationConfig().loss in LOSSES
+    with pytest.raises(CalibrationError, match="log_rmse"):
+        make_loss(CalibrationConfig(loss="mse"))
 
 
 def test_teacher_cache_is_reused():
