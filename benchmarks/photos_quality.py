@@ -209,12 +209,15 @@ def plot(rows, path):
 # (The defaults before this benchmark, and the teacher that solved below sigma_min, are measured in the README's
 # "What moved the number" from development runs; the previous table is in the git history of photos_quality.md.)
 SWEEP = [
-    ("node defaults (quality balanced, learned sigmas, window 8, lr 0.02, best of the starts)", dict(steps=6), {}),
+    ("node defaults (quality balanced, learned sigmas, window 8, lr 0.02, best of the starts and schedule shapes, "
+     "log_rmse loss)", dict(steps=6), {}),
     ("Adams-Bashforth (= ipndm) start only, all else default", dict(steps=6), dict(init="adams_bashforth")),
     ("window 4, lr 0.05 (the defaults before)", dict(steps=6, window=4, learning_rate=0.05), {}),
     ("window 4 (lr 0.02)", dict(steps=6, window=4), {}),
     ("AFS: 7 steps on 6 model calls", dict(steps=7, afs=True), {}),
     ("quality best", dict(steps=6, quality="best"), {}),
+    ("rmse loss (the loss before)", dict(steps=6, loss="rmse"), {}),
+    ("the given karras schedule as the only start for the sigmas", dict(steps=6), dict(schedule_rhos=())),
 ]  # (label, node inputs, CalibrationConfig fields the node does not expose)
 
 
