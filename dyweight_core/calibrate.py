@@ -280,10 +280,9 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
         base_k, weights_k, band_k = initial_table(start_sigmas, config, init)
         table_k = table_from(base_k, weights_k, torch.tensor(base_k.t_scale, dtype=torch.float64),
                              torch.tensor(start_sigmas, dtype=torch.float64))
-        start_errors[label] = holdout_errors(denoise, table_k, holdout_x, hold_t, eval_batch(config)).median().item()
-        return start_errors[label], label, start_sigmas, base_k, weights_k, band_k, table_k
+        error = holdout_errors(denoise, table_k, holdout_x, hold_t, eval_batch(config)).median().item()
+        return error, label, start_sigmas, base_k, weights_k, band_k, table_k
 
-    start_errors = {}
     tried = [try_start(init, sigmas, init) for init in (STARTS if config.init == "best" else [config.init])]
     init = min(tried, key=lambda t: t[0])[1]
     if config.learn_sigmas:
@@ -294,6 +293,7 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
             rho = min(by_rho, key=lambda r: by_rho[r][0])
             tried += [try_start(init, shape, f"{init} @ rho {rho:g}, end x{lift:g}") for lift in config.schedule_lifts
                       if (shape := karras_between(sigmas, rho, lift)) is not None]
+    start_errors = {label: error for error, label, *_ in tried}
     init_err, start, start_sigmas, base, weights0, band, init_table = min(tried, key=lambda t: t[0])
     schedule = LearnedSigmas(start_sigmas, config.learn_sigmas)
     best = {"table": init_table, "median": init_err, "iteration": 0}
