@@ -22,8 +22,21 @@ def median_err(a, b):
     return (a.double() - b.double()).flatten(1).pow(2).mean(1).sqrt().median().item()
 
 
-def test_teacher_schedule_keeps_student_sigmas_and_refines_the_end():
+def test_teacher_schedule_is_karras_between_the_student_ends_and_refines_the_end():
     fine = teacher_sigmas(SIGMAS, 64)
+    assert len(fine) == 64 + 2 and fine[0] == SIGMAS[0] and fine[-1] == 0.0
+    assert fine[-2] == pytest.approx(SIGMAS[-2] * 1e-4)
+    assert all(b < a for a, b in zip(fine, fine[1:]))
+    ramp = [s ** (1 / 7) for s in fine[:-1]]  # Karras rho 7: even steps in sigma^(1/7)
+    assert max(a - b for a, b in zip(ramp, ramp[1:])) == pytest.approx(min(a - b for a, b in zip(ramp, ramp[1:])))
+    floored = teacher_sigmas(SIGMAS, 32, floor=0.01)
+    assert floored[-2] == 0.01 and floored[-1] == 0.0 and len(floored) == 34
+    partial = teacher_sigmas(SIGMAS[:-1], 32)  # no final 0 (img2img stops early): ends where the student ends
+    assert partial[0] == SIGMAS[0] and partial[-1] == SIGMAS[-2] and len(partial) == 33
+
+
+def test_teacher_schedule_even_in_log_sigma_keeps_student_sigmas():
+    fine = teacher_sigmas(SIGMAS, 64, rho=0)
     assert all(s in fine for s in SIGMAS)
     assert fine[-1] == 0.0 and 0 < fine[-2] <= SIGMAS[-2] * 1.0001e-4
     assert all(b < a for a, b in zip(fine, fine[1:]))
