@@ -171,7 +171,7 @@ def progress_reporter(total):
         if p["phase"] == "student":
             pbar.update_absolute(p["iteration"], total)
             if p["iteration"] % 25 == 0 or p["iteration"] == p["total"]:
-                logging.info(f"[DyWeight] calibrate {p['iteration']}/{p['total']} loss {p['loss']:.4g} best held-out {p['best_median']:.4g}")
+                logging.info(f"[DyWeight] calibrate {p['iteration']}/{p['total']} loss {p['loss']:.4g} best held-out {p['best_holdout']:.4g}")
         else:
             pbar.update_absolute(p["done"], p["total"])
             logging.info(f"[DyWeight] teacher solve {p['done']}/{p['total']}")
@@ -254,7 +254,7 @@ def format_report(table, info):
         f"  fallback      {r['test_median_fallback']:.5f}  ({gain(r['test_median_fallback'])} better)",
         f"  euler         {r['test_median_euler']:.5f}  ({gain(r['test_median_euler'])} better)",
         f"started from {r['init']} (held-out error of the starts: "
-        + ", ".join(f"{k} {v:.5f}" for k, v in r["holdout_median_starts"].items()) + ")",
+        + ", ".join(f"{k} {v:.5f}" for k, v in r["holdout_error_starts"].items()) + ")",
         f"time: {r['seconds']:.1f}s (teacher {teacher})",
     ]
     if r["stopped"]:

@@ -97,7 +97,7 @@ def test_calibrate_node_beats_fallback_and_records_provenance(mods):
     model, (table, report) = calibrate_demo(mods)
     prov = table.provenance
     assert prov["test_median_after"] < 0.5 * prov["test_median_fallback"]
-    assert prov["holdout_median_after"] <= prov["holdout_median_init"]
+    assert prov["holdout_error_after"] <= prov["holdout_error_init"]
     assert table.model["family"] == "DyWeightTestbed" and table.model["fingerprint"]
     assert prov["scheduler"] == "karras" and prov["cfg"] == 1.0 and prov["teacher"] == "ipndm 64 steps"
     assert prov["samples"] == 32 and "date" in prov and prov["timestep"] == "continuous"
@@ -257,7 +257,7 @@ def test_img2img_calibration_makes_a_table_for_the_denoise_schedule(mods):
                                      learn_sigmas=False).result
     expected = comfy.samplers.KSampler(model, 4, "cpu", scheduler="karras", denoise=0.5).sigmas
     assert table.sigmas == pytest.approx(expected.tolist()) and table.provenance["denoise"] == 0.5
-    assert table.provenance["holdout_median_after"] <= table.provenance["holdout_median_init"]
+    assert table.provenance["holdout_error_after"] <= table.provenance["holdout_error_init"]
 
 
 def test_flux_in_place_updates_copy_activations_only_and_checkpointing_needs_no_copies(mods):
