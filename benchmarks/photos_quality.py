@@ -8,6 +8,7 @@ transfer test: a table calibrated on four classes, evaluated on the other four.
 
     python benchmarks/photos_quality.py            # the whole table (about 40 minutes on 2 CPUs)
     python benchmarks/photos_quality.py --sweep    # calibration settings compared (what set the defaults)
+    python benchmarks/photos_quality.py --seeds 0 1 --select geomean median   # the defaults over calibration seeds
 """
 import argparse
 import json
@@ -242,6 +243,46 @@ def run_sweep(bench, cfgs, out, variants=None):
     print("\n".join(lines))
 
 
+def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
+    """The defaults (learned sigmas) over calibration seeds, 4-8 steps, for each (held-out statistic, learning rate)
+    in `variants`: how far one benchmark run is from the next, and whether a change is more than that.
+    Resumable: finished runs are read back from the json."""
+    path = os.path.join(out, "photos_seeds.json")
+    key = lambda r: (r["select"], r["lr"], r["cfg"], r["seed"], r["steps"])
+    done = {key(r): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
+    for cfg in cfgs:
+        errors = {steps: bench.builtin_errors("karras", steps, cfg) for steps in steps_list}
+        for select, lr in variants:
+            for seed in seeds:
+                for steps in steps_list:
+                    if (select, lr, cfg, seed, steps) in done:
+                        continue
+                    best = min(BUILTINS, key=errors[steps].get)
+                    table, info = bench.calibrate(steps, cfg, core={"select": select}, learn_sigmas=True, seed=seed, learning_rate=lr)
+                    err = bench.table_error(table, cfg)
+                    row = {"select": select, "lr": lr, "cfg": cfg, "seed": seed, "steps": steps, "error": err,
+                           "ratio": errors[steps][best] / err, "seconds": info["seconds"]}
+                    done[key(row)] = row
+                    print(f"{select} lr {lr:g} cfg {cfg:g} seed {seed} {steps} steps: {err:.4f}, {row['ratio']:.2f}x {best}, "
+                          f"{info['seconds']:.0f}s", flush=True)
+                    json.dump(list(done.values()), open(path, "w"), indent=1)
+    lines = ["| held-out statistic | lr | CFG | seed | " + " | ".join(f"{s} steps" for s in steps_list) + " | geometric mean |",
+             "|---" * (len(steps_list) + 5) + "|"]
+    for select, lr, cfg in sorted({key(r)[:3] for r in done.values()}, key=lambda k: (k[0], -k[1], -k[2])):
+        means = []
+        for seed in sorted({r["seed"] for r in done.values() if key(r)[:3] == (select, lr, cfg)}):
+            ratios = [done[k]["ratio"] for s in steps_list if (k := (select, lr, cfg, seed, s)) in done]
+            if len(ratios) == len(steps_list):
+                means.append(gmean(ratios))
+                lines.append(f"| {select} | {lr:g} | {cfg:g} | {seed} | " + " | ".join(f"{r:.2f}x" for r in ratios) +
+                             f" | {means[-1]:.2f}x |")
+        if means:
+            lines.append(f"| {select} | {lr:g} | {cfg:g} | mean of {len(means)} |" + " |" * len(steps_list) +
+                         f" **{gmean(means):.2f}x** (min {min(means):.2f}x, max {max(means):.2f}x) |")
+    open(os.path.join(out, "photos_seeds.md"), "w").write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, nargs="+", default=STEPS)
@@ -249,6 +290,9 @@ def main():
     ap.add_argument("--no-transfer", action="store_true")
     ap.add_argument("--sweep", action="store_true", help="only the calibration variants (photos_sweep.md)")
     ap.add_argument("--variants", type=int, nargs="+", help="with --sweep: indices into SWEEP (default all)")
+    ap.add_argument("--seeds", type=int, nargs="+", help="only the defaults over these calibration seeds (photos_seeds.md)")
+    ap.add_argument("--lr", type=float, nargs="+", default=[0.02], help="with --seeds: the learning rates to compare")
+    ap.add_argument("--select", nargs="+", default=["geomean"], help="with --seeds: the held-out statistics to compare")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -256,6 +300,9 @@ def main():
     bench = Bench()
     if args.sweep:
         return run_sweep(bench, args.cfg, args.out, args.variants)
+    if args.seeds:
+        variants = [(select, lr) for select in args.select for lr in args.lr]
+        return run_seeds(bench, args.seeds, variants, args.cfg, [s for s in args.steps if 4 <= s <= 8], args.out)
     rows = run_benchmark(bench, args.steps, args.cfg, args.out)
     transfer = None if args.no_transfer else run_transfer(bench, 6, 5.0, args.out)
     write_results(rows, transfer, args.out)
