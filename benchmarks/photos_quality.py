@@ -252,18 +252,18 @@ def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
     done = {key(r): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
     for cfg in cfgs:
         errors = {steps: bench.builtin_errors("karras", steps, cfg) for steps in steps_list}
+        best = {steps: min(BUILTINS, key=errors[steps].get) for steps in steps_list}
         for select, lr in variants:
             for seed in seeds:
                 for steps in steps_list:
                     if (select, lr, cfg, seed, steps) in done:
                         continue
-                    best = min(BUILTINS, key=errors[steps].get)
                     table, info = bench.calibrate(steps, cfg, core={"select": select}, learn_sigmas=True, seed=seed, learning_rate=lr)
                     err = bench.table_error(table, cfg)
                     row = {"select": select, "lr": lr, "cfg": cfg, "seed": seed, "steps": steps, "error": err,
-                           "ratio": errors[steps][best] / err, "seconds": info["seconds"]}
+                           "ratio": errors[steps][best[steps]] / err, "seconds": info["seconds"]}
                     done[key(row)] = row
-                    print(f"{select} lr {lr:g} cfg {cfg:g} seed {seed} {steps} steps: {err:.4f}, {row['ratio']:.2f}x {best}, "
+                    print(f"{select} lr {lr:g} cfg {cfg:g} seed {seed} {steps} steps: {err:.4f}, {row['ratio']:.2f}x {best[steps]}, "
                           f"{info['seconds']:.0f}s", flush=True)
                     json.dump(list(done.values()), open(path, "w"), indent=1)
     lines = ["| held-out statistic | lr | CFG | seed | " + " | ".join(f"{s} steps" for s in steps_list) + " | geometric mean |",
