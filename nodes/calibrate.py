@@ -314,7 +314,8 @@ class DyWeightCalibrate(io.ComfyNode):
                                          "sample it with scheduler 'dyweight' (KSampler) or DyWeight Scheduler."),
                 io.Combo.Input("quality", options=list(PRESETS), default=DEFAULT_PRESET, optional=True,
                                tooltip="How much work: sets every knob left at 0 (noises, batch, iterations, learning rate, "
-                                       "teacher). On a GPU: a quarter of the batch, four times the iterations (memory)."),
+                                       "teacher). At CFG 1 (one model call per step) 1.5 times the iterations. "
+                                       "On a GPU: a quarter of the batch, four times the iterations (memory)."),
             ],
             outputs=[TABLE.Output(display_name="table"), io.String.Output(display_name="report")],
         )
@@ -326,7 +327,7 @@ class DyWeightCalibrate(io.ComfyNode):
         flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
         gpu = model.load_device.type != "cpu"
         checkpoint = checkpointing == "on" or (checkpointing == "auto" and gpu)
-        knobs = preset_settings(quality, steps, gpu, samples=samples, holdout=holdout, batch_size=batch_size, iterations=iterations,
+        knobs = preset_settings(quality, steps, gpu, guided=not math.isclose(cfg, 1.0), samples=samples, holdout=holdout, batch_size=batch_size, iterations=iterations,
                                 lr=learning_rate, teacher_steps=teacher_steps)
         config = CalibrationConfig(iterations=knobs["iterations"], lr=knobs["lr"], batch_size=knobs["batch_size"],
                                    window=min(window, steps), convention="velocity" if flow else "denoiser", loss=loss,

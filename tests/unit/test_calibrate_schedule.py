@@ -69,6 +69,10 @@ def test_presets_are_ordered_by_work_and_explicit_knobs_win():
     gpu = preset_settings("balanced", 8, gpu=True)
     assert gpu["batch_size"] * gpu["iterations"] == cpu["batch_size"] * cpu["iterations"]
     assert gpu["batch_size"] == 2  # SD1.5 at 512 px: 4.7 GiB with checkpointing (README, GPU calibration cost)
+    unguided = preset_settings("balanced", 8, guided=False)  # CFG 1: one model call per step, the time buys iterations
+    assert unguided["iterations"] == 75 and {k: v for k, v in unguided.items() if k != "iterations"} == \
+        {k: v for k, v in cpu.items() if k != "iterations"}
+    assert preset_settings("balanced", 8, guided=False, iterations=9)["iterations"] == 9
     mine = preset_settings("fast", 6, iterations=7, lr=0.0)  # 0 = from the preset
     assert mine["iterations"] == 7 and mine["lr"] == PRESETS["fast"]["lr"]
     with pytest.raises(CalibrationError, match="unknown quality"):
