@@ -246,38 +246,48 @@ def run_sweep(bench, cfgs, out, variants=None):
 def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
     """The defaults (learned sigmas) over calibration seeds, 4-8 steps, for each (held-out statistic, learning rate)
     in `variants`: how far one benchmark run is from the next, and whether a change is more than that.
-    Resumable: finished runs are read back from the json."""
+    Resumable: finished runs are read back from the json. Each row records the preset's iterations x steps at its
+    CFG (rows from before CFG 1 got 1.5 times as many have none: 400)."""
+    from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET, PRESETS, UNGUIDED_ITERATIONS
     path = os.path.join(out, "photos_seeds.json")
-    key = lambda r: (r["select"], r["lr"], r["cfg"], r["seed"], r["steps"])
-    done = {key(r): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
+    done = {seed_key(r): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
     for cfg in cfgs:
         errors = {steps: bench.builtin_errors("karras", steps, cfg) for steps in steps_list}
         best = {steps: min(BUILTINS, key=errors[steps].get) for steps in steps_list}
+        budget = round(PRESETS[DEFAULT_PRESET]["step_iterations"] * (UNGUIDED_ITERATIONS if math.isclose(cfg, 1.0) else 1))
         for select, lr in variants:
             for seed in seeds:
                 for steps in steps_list:
-                    if (select, lr, cfg, seed, steps) in done:
+                    if (budget, select, lr, cfg, seed, steps) in done:
                         continue
                     table, info = bench.calibrate(steps, cfg, core={"select": select}, learn_sigmas=True, seed=seed, learning_rate=lr)
                     err = bench.table_error(table, cfg)
-                    row = {"select": select, "lr": lr, "cfg": cfg, "seed": seed, "steps": steps, "error": err,
+                    row = {"step_iterations": budget, "select": select, "lr": lr, "cfg": cfg, "seed": seed, "steps": steps, "error": err,
                            "ratio": errors[steps][best[steps]] / err, "seconds": info["seconds"]}
-                    done[key(row)] = row
+                    done[seed_key(row)] = row
                     print(f"{select} lr {lr:g} cfg {cfg:g} seed {seed} {steps} steps: {err:.4f}, {row['ratio']:.2f}x {best[steps]}, "
                           f"{info['seconds']:.0f}s", flush=True)
                     json.dump(list(done.values()), open(path, "w"), indent=1)
-    lines = ["| held-out statistic | lr | CFG | seed | " + " | ".join(f"{s} steps" for s in steps_list) + " | geometric mean |",
-             "|---" * (len(steps_list) + 5) + "|"]
-    for select, lr, cfg in sorted({key(r)[:3] for r in done.values()}, key=lambda k: (k[0], -k[1], -k[2])):
-        means = []
-        for seed in sorted({r["seed"] for r in done.values() if key(r)[:3] == (select, lr, cfg)}):
-            ratios = [done[k]["ratio"] for s in steps_list if (k := (select, lr, cfg, seed, s)) in done]
+    write_seeds(done, steps_list, out)
+
+
+def seed_key(row):
+    return row.get("step_iterations", 400), row["select"], row["lr"], row["cfg"], row["seed"], row["steps"]
+
+
+def write_seeds(done, steps_list, out):
+    """photos_seeds.md from the runs in `done` (seed_key -> row): one line per seed, the mean per variant."""
+    lines = ["| iterations x steps | held-out statistic | lr | CFG | seed | " + " | ".join(f"{s} steps" for s in steps_list) +
+             " | geometric mean |", "|---" * (len(steps_list) + 6) + "|"]
+    for variant in sorted({seed_key(r)[:4] for r in done.values()}, key=lambda k: (-k[0], k[1], -k[2], -k[3])):
+        means, label = [], "| {} | {} | {:g} | {:g} |".format(*variant)
+        for seed in sorted({r["seed"] for r in done.values() if seed_key(r)[:4] == variant}):
+            ratios = [done[k]["ratio"] for s in steps_list if (k := variant + (seed, s)) in done]
             if len(ratios) == len(steps_list):
                 means.append(gmean(ratios))
-                lines.append(f"| {select} | {lr:g} | {cfg:g} | {seed} | " + " | ".join(f"{r:.2f}x" for r in ratios) +
-                             f" | {means[-1]:.2f}x |")
+                lines.append(f"{label} {seed} | " + " | ".join(f"{r:.2f}x" for r in ratios) + f" | {means[-1]:.2f}x |")
         if means:
-            lines.append(f"| {select} | {lr:g} | {cfg:g} | mean of {len(means)} |" + " |" * len(steps_list) +
+            lines.append(f"{label} mean of {len(means)} |" + " |" * len(steps_list) +
                          f" **{gmean(means):.2f}x** (min {min(means):.2f}x, max {max(means):.2f}x) |")
     open(os.path.join(out, "photos_seeds.md"), "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
