@@ -248,13 +248,13 @@ def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
     in `variants`: how far one benchmark run is from the next, and whether a change is more than that.
     Resumable: finished runs are read back from the json. Each row records the preset's iterations x steps at its
     CFG (rows from before CFG 1 got 1.5 times as many have none: 400)."""
-    from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET, PRESETS, UNGUIDED_ITERATIONS
+    from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET, preset_settings
     path = os.path.join(out, "photos_seeds.json")
     done = {seed_key(r): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
     for cfg in cfgs:
         errors = {steps: bench.builtin_errors("karras", steps, cfg) for steps in steps_list}
         best = {steps: min(BUILTINS, key=errors[steps].get) for steps in steps_list}
-        budget = round(PRESETS[DEFAULT_PRESET]["step_iterations"] * (UNGUIDED_ITERATIONS if math.isclose(cfg, 1.0) else 1))
+        budget = preset_settings(DEFAULT_PRESET, 1, guided=not math.isclose(cfg, 1.0))["iterations"]  # iterations x steps
         for select, lr in variants:
             for seed in seeds:
                 for steps in steps_list:
