@@ -244,44 +244,47 @@ def run_sweep(bench, cfgs, out, variants=None):
 
 
 def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
-    """The defaults (learned sigmas) over calibration seeds, 4-8 steps, for each (held-out statistic, learning rate)
-    in `variants`: how far one benchmark run is from the next, and whether a change is more than that.
-    Resumable: finished runs are read back from the json. Each row records the preset's iterations x steps at its
-    CFG (rows from before CFG 1 got 1.5 times as many have none: 400)."""
-    from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET, preset_settings
+    """The defaults (learned sigmas) over calibration seeds, 4-8 steps, for each (preset, held-out statistic, learning
+    rate) in `variants`: how far one benchmark run is from the next, whether a change is more than that, and how
+    close the default preset comes to `best` over every count. Resumable: finished runs are read back from the json.
+    Each row records the preset's iterations x steps at its CFG (rows from before CFG 1 got 1.5 times as many have
+    none: 400; rows without a preset are balanced)."""
+    from comfyui_dyweight.dyweight_core.calibrate import preset_settings
     path = os.path.join(out, "photos_seeds.json")
     done = {seed_key(r): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
     for cfg in cfgs:
         errors = {steps: bench.builtin_errors("karras", steps, cfg) for steps in steps_list}
         best = {steps: min(BUILTINS, key=errors[steps].get) for steps in steps_list}
-        budget = preset_settings(DEFAULT_PRESET, 1, guided=not math.isclose(cfg, 1.0))["iterations"]  # iterations x steps
-        for select, lr in variants:
+        for quality, select, lr in variants:
+            budget = preset_settings(quality, 1, guided=not math.isclose(cfg, 1.0))["iterations"]  # iterations x steps
             for seed in seeds:
                 for steps in steps_list:
-                    if (budget, select, lr, cfg, seed, steps) in done:
+                    if (quality, budget, select, lr, cfg, seed, steps) in done:
                         continue
-                    table, info = bench.calibrate(steps, cfg, core={"select": select}, learn_sigmas=True, seed=seed, learning_rate=lr)
+                    table, info = bench.calibrate(steps, cfg, core={"select": select}, learn_sigmas=True, seed=seed,
+                                                  learning_rate=lr, quality=quality)
                     err = bench.table_error(table, cfg)
-                    row = {"step_iterations": budget, "select": select, "lr": lr, "cfg": cfg, "seed": seed, "steps": steps, "error": err,
-                           "ratio": errors[steps][best[steps]] / err, "seconds": info["seconds"]}
+                    row = {"quality": quality, "step_iterations": budget, "select": select, "lr": lr, "cfg": cfg, "seed": seed,
+                           "steps": steps, "error": err, "ratio": errors[steps][best[steps]] / err, "seconds": info["seconds"]}
                     done[seed_key(row)] = row
-                    print(f"{select} lr {lr:g} cfg {cfg:g} seed {seed} {steps} steps: {err:.4f}, {row['ratio']:.2f}x {best[steps]}, "
-                          f"{info['seconds']:.0f}s", flush=True)
+                    print(f"{quality} {select} lr {lr:g} cfg {cfg:g} seed {seed} {steps} steps: {err:.4f}, {row['ratio']:.2f}x "
+                          f"{best[steps]}, {info['seconds']:.0f}s", flush=True)
                     json.dump(list(done.values()), open(path, "w"), indent=1)
     write_seeds(done, steps_list, out)
 
 
 def seed_key(row):
-    return row.get("step_iterations", 400), row["select"], row["lr"], row["cfg"], row["seed"], row["steps"]
+    return (row.get("quality", "balanced"), row.get("step_iterations", 400), row["select"], row["lr"], row["cfg"], row["seed"],
+            row["steps"])
 
 
 def write_seeds(done, steps_list, out):
     """photos_seeds.md from the runs in `done` (seed_key -> row): one line per seed, the mean per variant."""
-    lines = ["| iterations x steps | held-out statistic | lr | CFG | seed | " + " | ".join(f"{s} steps" for s in steps_list) +
-             " | geometric mean |", "|---" * (len(steps_list) + 6) + "|"]
-    for variant in sorted({seed_key(r)[:4] for r in done.values()}, key=lambda k: (-k[0], k[1], -k[2], -k[3])):
-        means, label = [], "| {} | {} | {:g} | {:g} |".format(*variant)
-        for seed in sorted({r["seed"] for r in done.values() if seed_key(r)[:4] == variant}):
+    lines = ["| quality | iterations x steps | held-out statistic | lr | CFG | seed | " + " | ".join(f"{s} steps" for s in steps_list) +
+             " | geometric mean |", "|---" * (len(steps_list) + 7) + "|"]
+    for variant in sorted({seed_key(r)[:5] for r in done.values()}, key=lambda k: (k[0], -k[1], k[2], -k[3], -k[4])):
+        means, label = [], "| {} | {} | {} | {:g} | {:g} |".format(*variant)
+        for seed in sorted({r["seed"] for r in done.values() if seed_key(r)[:5] == variant}):
             ratios = [done[k]["ratio"] for s in steps_list if (k := variant + (seed, s)) in done]
             if len(ratios) == len(steps_list):
                 means.append(gmean(ratios))
@@ -289,8 +292,27 @@ def write_seeds(done, steps_list, out):
         if means:
             lines.append(f"{label} mean of {len(means)} |" + " |" * len(steps_list) +
                          f" **{gmean(means):.2f}x** (min {min(means):.2f}x, max {max(means):.2f}x) |")
+    lines += [""] + default_share(done, steps_list)
     open(os.path.join(out, "photos_seeds.md"), "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def default_share(done, steps_list):
+    """How close the default preset comes to `best` over every step count, for each (CFG, seed) that has both at
+    today's budgets: the issue's goal is 90% of the gain (ratio - 1)."""
+    load_pack()
+    from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET, preset_settings
+    lines = []
+    for cfg in sorted({r["cfg"] for r in done.values()}):
+        budget = {q: preset_settings(q, 1, guided=not math.isclose(cfg, 1.0))["iterations"] for q in (DEFAULT_PRESET, "best")}
+        for seed in sorted({r["seed"] for r in done.values()}):
+            keys = {q: [(q, budget[q], "geomean", 0.02, cfg, seed, s) for s in steps_list] for q in budget}
+            if all(k in done for q in keys for k in keys[q]):
+                ours, best = (gmean([done[k]["ratio"] for k in keys[q]]) for q in (DEFAULT_PRESET, "best"))
+                lines.append(f"- CFG {cfg:g}, seed {seed}, {steps_list[0]}-{steps_list[-1]} steps: {DEFAULT_PRESET} {ours:.2f}x, best "
+                             f"{best:.2f}x: {DEFAULT_PRESET} reaches {(ours - 1) / (best - 1):.0%} of best's gain, "
+                             f"{ours / best:.0%} of its ratio")
+    return lines
 
 
 def main():
@@ -303,6 +325,7 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", help="only the defaults over these calibration seeds (photos_seeds.md)")
     ap.add_argument("--lr", type=float, nargs="+", default=[0.02], help="with --seeds: the learning rates to compare")
     ap.add_argument("--select", nargs="+", default=["geomean"], help="with --seeds: the held-out statistics to compare")
+    ap.add_argument("--quality", nargs="+", default=["balanced"], help="with --seeds: the presets to compare")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -311,7 +334,7 @@ def main():
     if args.sweep:
         return run_sweep(bench, args.cfg, args.out, args.variants)
     if args.seeds:
-        variants = [(select, lr) for select in args.select for lr in args.lr]
+        variants = [(quality, select, lr) for quality in args.quality for select in args.select for lr in args.lr]
         return run_seeds(bench, args.seeds, variants, args.cfg, [s for s in args.steps if 4 <= s <= 8], args.out)
     rows = run_benchmark(bench, args.steps, args.cfg, args.out)
     transfer = None if args.no_transfer else run_transfer(bench, 6, 5.0, args.out)
