@@ -249,14 +249,13 @@ def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
     close the default preset comes to `best` over every count. Resumable: finished runs are read back from the json.
     Each row records the preset's iterations x steps at its CFG (rows from before CFG 1 got 1.5 times as many have
     none: 400; rows without a preset are balanced)."""
-    from comfyui_dyweight.dyweight_core.calibrate import preset_settings
     path = os.path.join(out, "photos_seeds.json")
     done = {seed_key(r): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
     for cfg in cfgs:
         errors = {steps: bench.builtin_errors("karras", steps, cfg) for steps in steps_list}
         best = {steps: min(BUILTINS, key=errors[steps].get) for steps in steps_list}
         for quality, select, lr in variants:
-            budget = preset_settings(quality, 1, guided=not math.isclose(cfg, 1.0))["iterations"]  # iterations x steps
+            budget = preset_budget(quality, cfg)
             for seed in seeds:
                 for steps in steps_list:
                     if (quality, budget, select, lr, cfg, seed, steps) in done:
@@ -271,6 +270,13 @@ def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
                           f"{best[steps]}, {info['seconds']:.0f}s", flush=True)
                     json.dump(list(done.values()), open(path, "w"), indent=1)
     write_seeds(done, steps_list, out)
+
+
+def preset_budget(quality, cfg):
+    """The preset's iterations x steps at this CFG (what a --seeds row records)."""
+    load_pack()
+    from comfyui_dyweight.dyweight_core.calibrate import preset_settings
+    return preset_settings(quality, 1, guided=not math.isclose(cfg, 1.0))["iterations"]
 
 
 def seed_key(row):
@@ -301,12 +307,13 @@ def default_share(done, steps_list):
     """How close the default preset comes to `best` over every step count, for each (CFG, seed) that has both at
     today's budgets: the issue's goal is 90% of the gain (ratio - 1)."""
     load_pack()
-    from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET, preset_settings
+    from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET, PRESETS, CalibrationConfig
+    select = CalibrationConfig().select
     lines = []
     for cfg in sorted({r["cfg"] for r in done.values()}):
-        budget = {q: preset_settings(q, 1, guided=not math.isclose(cfg, 1.0))["iterations"] for q in (DEFAULT_PRESET, "best")}
         for seed in sorted({r["seed"] for r in done.values()}):
-            keys = {q: [(q, budget[q], "geomean", 0.02, cfg, seed, s) for s in steps_list] for q in budget}
+            keys = {q: [(q, preset_budget(q, cfg), select, PRESETS[q]["lr"], cfg, seed, s) for s in steps_list]
+                    for q in (DEFAULT_PRESET, "best")}
             if all(k in done for q in keys for k in keys[q]):
                 ours, best = (gmean([done[k]["ratio"] for k in keys[q]]) for q in (DEFAULT_PRESET, "best"))
                 lines.append(f"- CFG {cfg:g}, seed {seed}, {steps_list[0]}-{steps_list[-1]} steps: {DEFAULT_PRESET} {ours:.2f}x, best "
