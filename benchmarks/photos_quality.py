@@ -9,6 +9,7 @@ transfer test: a table calibrated on four classes, evaluated on the other four.
     python benchmarks/photos_quality.py            # the whole table (about 40 minutes on 2 CPUs)
     python benchmarks/photos_quality.py --sweep    # calibration settings compared (what set the defaults)
     python benchmarks/photos_quality.py --seeds 0 1 --select geomean median   # the defaults over calibration seeds
+    python benchmarks/photos_quality.py --curve 8  # held-out error against time, balanced and best (about 25 minutes)
 """
 import argparse
 import json
@@ -92,12 +93,18 @@ class Bench:
         `core` (CalibrationConfig fields the node does not expose) override them."""
         import functools
         from comfyui_dyweight.nodes import calibrate as node
-        original = node.CalibrationConfig
-        node.CalibrationConfig = functools.partial(original, **(core or {}))
+        original, fit, reports = node.CalibrationConfig, node.calibrate, []
+
+        def keep_report(*args, **kwargs):  # the core's report (held-out history); the node returns only its text
+            table, report = fit(*args, **kwargs)
+            reports.append(report)
+            return table, report
+        node.CalibrationConfig, node.calibrate = functools.partial(original, **(core or {})), keep_report
         try:
-            return self._calibrate(node.DyWeightCalibrate, steps, cfg, classes, scheduler, settings)
+            table, info = self._calibrate(node.DyWeightCalibrate, steps, cfg, classes, scheduler, settings)
+            return table, dict(info, core=reports[-1])
         finally:
-            node.CalibrationConfig = original
+            node.CalibrationConfig, node.calibrate = original, fit
 
     def _calibrate(self, DyWeightCalibrate, steps, cfg, classes, scheduler, settings):
         from comfyui_dyweight.nodes.calibrate import TEACHER_CACHES
@@ -322,6 +329,60 @@ def default_share(done, steps_list):
     return lines
 
 
+def run_curve(bench, steps, cfgs, out):
+    """Held-out error against time for the default preset and `best` at one step count: where the time goes."""
+    from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET
+    runs = []
+    for cfg in cfgs:
+        errors = bench.builtin_errors("karras", steps, cfg)
+        best = min(BUILTINS, key=errors.get)
+        for quality in (DEFAULT_PRESET, "best"):
+            table, info = bench.calibrate(steps, cfg, learn_sigmas=True, quality=quality)
+            err, report = bench.table_error(table, cfg), info["core"]
+            runs.append({"cfg": cfg, "steps": steps, "quality": quality, "error": err, "ratio": errors[best] / err,
+                         "best_builtin": best, "seconds": info["seconds"], "teacher_seconds": report["teacher_seconds"],
+                         "kept_iteration": report["best_iteration"], "holdout_samples": report["holdout_samples"],
+                         "curve": [(h["iteration"], h["seconds"], h["holdout_error"]) for h in report["history"] if "holdout_error" in h]})
+            print(f"curve cfg {cfg:g} {steps} steps {quality}: {err:.4f}, {runs[-1]['ratio']:.2f}x {best}, {info['seconds']:.0f}s", flush=True)
+            json.dump(runs, open(os.path.join(out, "photos_curve.json"), "w"), indent=1)
+    write_curve(runs, out)
+
+
+def lowest_by(curve, seconds):
+    """The (iteration, seconds, held-out error) a calibration stopped at `seconds` would have kept."""
+    return min((c for c in curve if c[1] <= seconds), key=lambda c: c[2], default=None)
+
+
+def write_curve(runs, out):
+    marks = (60, 90, 120)
+    lines = ["| CFG | steps | quality | vs best built-in | seconds | teacher s | kept iteration | lowest held-out error by "
+             + ", ".join(f"{m} s" for m in marks) + " | lowest at the end |", "|---" * 9 + "|"]
+    for r in runs:
+        cells = ", ".join(f"{c[2]:.4f} (it {c[0]})" if (c := lowest_by(r["curve"], m)) else "-" for m in marks)
+        lines.append(f"| {r['cfg']:g} | {r['steps']} | {r['quality']} | {r['ratio']:.2f}x ({r['best_builtin']}) | {r['seconds']:.0f} | "
+                     f"{r['teacher_seconds']:.0f} | {r['kept_iteration']} | {cells} | {min(c[2] for c in r['curve']):.4f} |")
+    text = "\n".join(lines)
+    open(os.path.join(out, "photos_curve.md"), "w").write(text + "\n")
+    print(text)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cfgs = sorted({r["cfg"] for r in runs})
+    fig, axes = plt.subplots(1, len(cfgs), figsize=(6 * len(cfgs), 4.2), squeeze=False)
+    for ax, cfg in zip(axes[0], cfgs):
+        for r in (r for r in runs if r["cfg"] == cfg):
+            ax.semilogy([c[1] for c in r["curve"]], [c[2] for c in r["curve"]], marker="o", ms=3,
+                        label=f"{r['quality']} ({r['ratio']:.2f}x {r['best_builtin']} in the benchmark)")
+        ax.axvline(120, color="grey", ls="--", lw=1)
+        ax.set_title(f"Photos-32, CFG {cfg:g}, {runs[0]['steps']} steps: calibration progress")
+        ax.set_xlabel("seconds since the calibration started (2 CPUs; dashed: 2 minutes)")
+        ax.set_ylabel("held-out error vs the teacher (geometric mean)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "photos_curve.png"), dpi=110)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, nargs="+", default=STEPS)
@@ -333,6 +394,7 @@ def main():
     ap.add_argument("--lr", type=float, nargs="+", default=[0.02], help="with --seeds: the learning rates to compare")
     ap.add_argument("--select", nargs="+", default=["geomean"], help="with --seeds: the held-out statistics to compare")
     ap.add_argument("--quality", nargs="+", default=["balanced"], help="with --seeds: the presets to compare")
+    ap.add_argument("--curve", type=int, metavar="STEPS", help="only held-out error against time, balanced and best (photos_curve.md)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -340,6 +402,8 @@ def main():
     bench = Bench()
     if args.sweep:
         return run_sweep(bench, args.cfg, args.out, args.variants)
+    if args.curve:
+        return run_curve(bench, args.curve, args.cfg, args.out)
     if args.seeds:
         variants = [(quality, select, lr) for quality in args.quality for select in args.select for lr in args.lr]
         return run_seeds(bench, args.seeds, variants, args.cfg, [s for s in args.steps if 4 <= s <= 8], args.out)
