@@ -85,8 +85,10 @@ class Bench:
         return per_sample_rmse(self.run(sampler, sigmas, cfg, classes).double(), self.reference(cfg, classes)).median().item()
 
     def builtin_errors(self, scheduler, steps, cfg, classes=ALL):
+        """Every built-in's error, and the name of the best."""
         sigmas = self.sigmas(scheduler, steps)
-        return {name: self.error(self.samplers.sampler_object(name), sigmas, cfg, classes) for name in BUILTINS}
+        errors = {name: self.error(self.samplers.sampler_object(name), sigmas, cfg, classes) for name in BUILTINS}
+        return errors, min(BUILTINS, key=errors.get)
 
     def calibrate(self, steps, cfg, classes=ALL, scheduler="karras", core=None, **settings):
         """DyWeight Calibrate's own code path, with the node's defaults unless `settings` (node inputs) or
@@ -132,8 +134,7 @@ def run_benchmark(bench, steps_list, cfgs, out):
     rows = []
     for cfg in cfgs:
         for steps in steps_list:
-            errors = bench.builtin_errors("karras", steps, cfg)
-            best = min(BUILTINS, key=errors.get)
+            errors, best = bench.builtin_errors("karras", steps, cfg)
             row = {"cfg": cfg, "steps": steps, "errors": errors, "best_builtin": best, "calibrations": {}}
             for label, settings in (("karras", {"learn_sigmas": False}), ("dyweight", {"learn_sigmas": True})):
                 table, info = bench.calibrate(steps, cfg, **settings)
@@ -150,8 +151,7 @@ def run_benchmark(bench, steps_list, cfgs, out):
 
 def run_transfer(bench, steps, cfg, out):
     """Calibrate on classes A (astronaut, cat, coffee, galaxies), evaluate on B (cells, motorcycle, retina, rocket)."""
-    errors = bench.builtin_errors("karras", steps, cfg, GROUP_B)
-    best = min(BUILTINS, key=errors.get)
+    errors, best = bench.builtin_errors("karras", steps, cfg, GROUP_B)
     result = {"steps": steps, "cfg": cfg, "best_builtin": best, "best_builtin_error": errors[best]}
     for label, classes in (("calibrated on A, tested on B", GROUP_A), ("calibrated on B, tested on B", GROUP_B),
                            ("calibrated on all, tested on B", ALL)):
@@ -233,8 +233,7 @@ def run_sweep(bench, cfgs, out, variants=None):
     """Calibration variants at 6 model calls (`variants`: indices into SWEEP, default all)."""
     results = []
     for cfg in cfgs:
-        errors = bench.builtin_errors("karras", 6, cfg)
-        best = min(BUILTINS, key=errors.get)
+        errors, best = bench.builtin_errors("karras", 6, cfg)
         for label, settings, core in [SWEEP[i] for i in (variants or range(len(SWEEP)))]:
             settings = dict(settings)
             table, info = bench.calibrate(settings.pop("steps"), cfg, core=core, **settings)
@@ -259,8 +258,7 @@ def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
     path = os.path.join(out, "photos_seeds.json")
     done = {seed_key(r): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
     for cfg in cfgs:
-        errors = {steps: bench.builtin_errors("karras", steps, cfg) for steps in steps_list}
-        best = {steps: min(BUILTINS, key=errors[steps].get) for steps in steps_list}
+        builtins = {steps: bench.builtin_errors("karras", steps, cfg) for steps in steps_list}
         for quality, select, lr in variants:
             budget = preset_budget(quality, cfg)
             for seed in seeds:
@@ -269,12 +267,12 @@ def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
                         continue
                     table, info = bench.calibrate(steps, cfg, core={"select": select}, learn_sigmas=True, seed=seed,
                                                   learning_rate=lr, quality=quality)
-                    err = bench.table_error(table, cfg)
+                    err, (errors, best) = bench.table_error(table, cfg), builtins[steps]
                     row = {"quality": quality, "step_iterations": budget, "select": select, "lr": lr, "cfg": cfg, "seed": seed,
-                           "steps": steps, "error": err, "ratio": errors[steps][best[steps]] / err, "seconds": info["seconds"]}
+                           "steps": steps, "error": err, "ratio": errors[best] / err, "seconds": info["seconds"]}
                     done[seed_key(row)] = row
                     print(f"{quality} {select} lr {lr:g} cfg {cfg:g} seed {seed} {steps} steps: {err:.4f}, {row['ratio']:.2f}x "
-                          f"{best[steps]}, {info['seconds']:.0f}s", flush=True)
+                          f"{best}, {info['seconds']:.0f}s", flush=True)
                     json.dump(list(done.values()), open(path, "w"), indent=1)
     write_seeds(done, steps_list, out)
 
@@ -334,14 +332,13 @@ def run_curve(bench, steps, cfgs, out):
     from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET
     runs = []
     for cfg in cfgs:
-        errors = bench.builtin_errors("karras", steps, cfg)
-        best = min(BUILTINS, key=errors.get)
+        errors, best = bench.builtin_errors("karras", steps, cfg)
         for quality in (DEFAULT_PRESET, "best"):
             table, info = bench.calibrate(steps, cfg, learn_sigmas=True, quality=quality)
             err, report = bench.table_error(table, cfg), info["core"]
             runs.append({"cfg": cfg, "steps": steps, "quality": quality, "error": err, "ratio": errors[best] / err,
                          "best_builtin": best, "seconds": info["seconds"], "teacher_seconds": report["teacher_seconds"],
-                         "kept_iteration": report["best_iteration"], "holdout_samples": report["holdout_samples"],
+                         "kept_iteration": report["best_iteration"], "kept_error": report["holdout_error_best"], "holdout_samples": report["holdout_samples"],
                          "curve": [(h["iteration"], h["seconds"], h["holdout_error"]) for h in report["history"] if "holdout_error" in h]})
             print(f"curve cfg {cfg:g} {steps} steps {quality}: {err:.4f}, {runs[-1]['ratio']:.2f}x {best}, {info['seconds']:.0f}s", flush=True)
             json.dump(runs, open(os.path.join(out, "photos_curve.json"), "w"), indent=1)
@@ -353,14 +350,20 @@ def lowest_by(curve, seconds):
     return min((c for c in curve if c[1] <= seconds), key=lambda c: c[2], default=None)
 
 
+def kept_error(run):
+    """The held-out error of the table kept, the start's included (runs recorded before it was stored: the lowest
+    evaluated iteration's, the same wherever an iteration beat the start, as in every recorded run)."""
+    return run.get("kept_error", min(c[2] for c in run["curve"]))
+
+
 def write_curve(runs, out):
     marks = (60, 90, 120)
     lines = ["| CFG | steps | quality | vs best built-in | seconds | teacher s | kept iteration | lowest held-out error by "
-             + ", ".join(f"{m} s" for m in marks) + " | lowest at the end |", "|---" * 9 + "|"]
+             + ", ".join(f"{m} s" for m in marks) + " | held-out error kept |", "|---" * 9 + "|"]
     for r in runs:
         cells = ", ".join(f"{c[2]:.4f} (it {c[0]})" if (c := lowest_by(r["curve"], m)) else "-" for m in marks)
         lines.append(f"| {r['cfg']:g} | {r['steps']} | {r['quality']} | {r['ratio']:.2f}x ({r['best_builtin']}) | {r['seconds']:.0f} | "
-                     f"{r['teacher_seconds']:.0f} | {r['kept_iteration']} | {cells} | {min(c[2] for c in r['curve']):.4f} |")
+                     f"{r['teacher_seconds']:.0f} | {r['kept_iteration']} | {cells} | {kept_error(r):.4f} |")
     text = "\n".join(lines)
     open(os.path.join(out, "photos_curve.md"), "w").write(text + "\n")
     print(text)
