@@ -267,7 +267,8 @@ def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
                         continue
                     table, info = bench.calibrate(steps, cfg, core={"select": select}, learn_sigmas=True, seed=seed,
                                                   learning_rate=lr, quality=quality)
-                    err, (errors, best) = bench.table_error(table, cfg), builtins[steps]
+                    errors, best = builtins[steps]
+                    err = bench.table_error(table, cfg)
                     row = {"quality": quality, "step_iterations": budget, "select": select, "lr": lr, "cfg": cfg, "seed": seed,
                            "steps": steps, "error": err, "ratio": errors[best] / err, "seconds": info["seconds"]}
                     done[seed_key(row)] = row
