@@ -351,12 +351,6 @@ def lowest_by(curve, seconds):
     return min((c for c in curve if c[1] <= seconds), key=lambda c: c[2], default=None)
 
 
-def kept_error(run):
-    """The held-out error of the table kept, the start's included (runs recorded before it was stored: the lowest
-    evaluated iteration's, the same wherever an iteration beat the start, as in every recorded run)."""
-    return run.get("kept_error", min(c[2] for c in run["curve"]))
-
-
 def write_curve(runs, out):
     marks = (60, 90, 120)
     lines = ["| CFG | steps | quality | vs best built-in | seconds | teacher s | kept iteration | lowest held-out error by "
@@ -364,7 +358,7 @@ def write_curve(runs, out):
     for r in runs:
         cells = ", ".join(f"{c[2]:.4f} (it {c[0]})" if (c := lowest_by(r["curve"], m)) else "-" for m in marks)
         lines.append(f"| {r['cfg']:g} | {r['steps']} | {r['quality']} | {r['ratio']:.2f}x ({r['best_builtin']}) | {r['seconds']:.0f} | "
-                     f"{r['teacher_seconds']:.0f} | {r['kept_iteration']} | {cells} | {kept_error(r):.4f} |")
+                     f"{r['teacher_seconds']:.0f} | {r['kept_iteration']} | {cells} | {r['kept_error']:.4f} |")
     text = "\n".join(lines)
     open(os.path.join(out, "photos_curve.md"), "w").write(text + "\n")
     print(text)
