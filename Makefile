@@ -18,6 +18,7 @@ bench: setup
 	$(PY) benchmarks/photos_quality.py --sweep
 	$(PY) benchmarks/quality.py
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/photos_time.py
 
 clean:
 	rm -rf .venv .cache out

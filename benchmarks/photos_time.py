@@ -1,0 +1,137 @@
+"""Where a default calibration's time goes on this machine, for the built-in Photos-32 network: the phases of one
+DyWeight Calibrate run at each CFG (cold teacher), and what one model call costs by batch size, forward alone
+(teacher, held-out) and forward + backward (training), in PyTorch's default layout and in channels_last, with
+the share of the model's time in its convolutions and matrix products. Writes benchmarks/results/photos_time.{md,json}.
+
+    python benchmarks/photos_time.py [--steps 6] [--repeats 15]   # about 5 minutes on 2 CPUs
+"""
+import argparse
+import itertools
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path.insert(0, HERE)
+# the real ComfyUI in-process, the model loaded as a checkpoint
+from photos_quality import Bench
+
+BATCHES = [8, 16, 32, 64]  # 8: a training batch at CFG 1; 16 at CFG 5 (cond + uncond); 32 / 64: the teacher's
+CONV_OPS = ("aten::mkldnn_convolution", "aten::convolution_backward")
+MATMUL_OPS = ("aten::addmm", "aten::mm", "aten::bmm", "aten::baddbmm")
+
+
+def phases(seconds_total, report, steps):
+    """Split one calibration's wall time by phase from its report (history times are cumulative; the training
+    loop's time includes its held-out checks, a few tenths of a second each)."""
+    marks = [h["seconds"] for h in report["history"]]
+    per_iteration = statistics.median(b - a for a, b in itertools.pairwise(marks))
+    loop_start = marks[0] - per_iteration
+    return {"teacher": report["teacher_seconds"], "start search": loop_start - report["teacher_seconds"],
+            "training": marks[-1] - loop_start, "final test": report["seconds"] - marks[-1],
+            "node set-up": seconds_total - report["seconds"], "total": seconds_total, "iterations": len(marks),
+            "ms per model call in training": 1000 * per_iteration / steps}
+
+
+def model_inputs(batch, channels_last):
+    from comfyui_dyweight.dyweight_core import photos
+    size = photos.IMAGE_SIZE // photos.PATCH
+    x = torch.randn(batch, photos.LATENT_CHANNELS, size, size, generator=torch.Generator().manual_seed(0))
+    context = photos.class_context([1]).expand(batch, 1, len(photos.CLASSES)).clone()
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, torch.full((batch,), 500.0), context
+
+
+def call_ms(unet, batch, backward, channels_last, repeats):
+    """Median milliseconds of one call of the bare UNet (what ComfyUI's wrapper calls)."""
+    x, t, context = model_inputs(batch, channels_last)
+    times = []
+    for k in range(repeats + 2):  # two warm-up calls: oneDNN builds its kernels on the first
+        started = time.perf_counter()
+        if backward:
+            xx = x.clone().requires_grad_(True)
+            with torch.enable_grad():
+                unet(xx, t, context=context).square().sum().backward()
+        else:
+            with torch.no_grad():
+                unet(x, t, context=context)
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times[2:])
+
+
+def op_shares(unet, batch, backward):
+    """Share of the model's CPU time in convolutions and in matrix products (torch.profiler, self time)."""
+    from torch.profiler import ProfilerActivity, profile
+    x, t, context = model_inputs(batch, False)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            xx = x.clone().requires_grad_(backward)
+            with torch.set_grad_enabled(backward):
+                out = unet(xx, t, context=context)
+                if backward:
+                    out.square().sum().backward()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) or 1
+    share = lambda names: sum(e.self_cpu_time_total for e in events if e.key in names) / total
+    return share(CONV_OPS), share(MATMUL_OPS)
+
+
+def measure_calls(bench, repeats):
+    from comfyui_dyweight.nodes.calibrate import make_weights_differentiable
+    unet = bench.model.model.diffusion_model
+    make_weights_differentiable(unet)  # the calibration's own step: ComfyUI made the weights under inference mode
+    unet.requires_grad_(False)
+    rows = []
+    for backward in (False, True):
+        for batch in BATCHES:
+            conv, matmul = op_shares(unet, batch, backward)
+            rows.append({"pass": "forward + backward" if backward else "forward", "batch": batch,
+                         "ms": call_ms(unet, batch, backward, False, repeats), "conv share": conv, "matmul share": matmul})
+    unet.to(memory_format=torch.channels_last)
+    for row in rows:
+        row["ms channels_last"] = call_ms(unet, row["batch"], row["pass"] != "forward", True, repeats)
+    unet.to(memory_format=torch.contiguous_format)
+    return rows
+
+
+def write(calibrations, calls, steps, out):
+    lines = [f"# Where a default calibration's time goes (Photos-32, {steps} steps, 2 CPUs)", "",
+             "| CFG | " + " | ".join(k for k in calibrations[0]["phases"]) + " |", "|---" * (1 + len(calibrations[0]["phases"])) + "|"]
+    for c in calibrations:
+        lines.append(f"| {c['cfg']:g} | " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in c["phases"].values()) + " |")
+    lines += ["", "One call of the bare UNet (median ms; at CFG 5 ComfyUI sends cond and uncond as one batch of twice the latents);",
+              "conv / matmul: the share of its CPU time in convolutions / matrix products", "",
+              "| pass | batch | ms | ms channels_last | conv | matmul |", "|---|---|---|---|---|---|"]
+    for r in calls:
+        lines.append(f"| {r['pass']} | {r['batch']} | {r['ms']:.1f} | {r['ms channels_last']:.1f} | {r['conv share']:.0%} | {r['matmul share']:.0%} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "photos_time.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(out, "photos_time.json"), "w") as f:
+        json.dump({"steps": steps, "calibrations": calibrations, "calls": calls}, f, indent=1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    bench = Bench()
+    calibrations = []
+    for cfg in (1.0, 5.0):
+        _, info = bench.calibrate(args.steps, cfg)  # the node's defaults, teacher cache cleared
+        calibrations.append({"cfg": cfg, "phases": phases(info["seconds"], info["core"], args.steps)})
+    write(calibrations, measure_calls(bench, args.repeats), args.steps, args.out)
+
+
+if __name__ == "__main__":
+    main()
