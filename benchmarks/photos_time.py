@@ -51,7 +51,7 @@ def call_ms(unet, batch, backward, channels_last, repeats):
     """Median milliseconds of one call of the bare UNet (what ComfyUI's wrapper calls)."""
     x, t, context = model_inputs(batch, channels_last)
     times = []
-    for k in range(repeats + 2):  # two warm-up calls: oneDNN builds its kernels on the first
+    for _ in range(repeats + 2):  # two warm-up calls: oneDNN builds its kernels on the first
         started = time.perf_counter()
         if backward:
             xx = x.clone().requires_grad_(True)
