@@ -101,7 +101,7 @@ def measure_calls(bench, repeats):
 
 def write(calibrations, calls, steps, out):
     lines = [f"# Where a default calibration's time goes (Photos-32, {steps} steps, 2 CPUs)", "",
-             "| CFG | " + " | ".join(k for k in calibrations[0]["phases"]) + " |", "|---" * (1 + len(calibrations[0]["phases"])) + "|"]
+             "| CFG | " + " | ".join(calibrations[0]["phases"]) + " |", "|---" * (1 + len(calibrations[0]["phases"])) + "|"]
     for c in calibrations:
         lines.append(f"| {c['cfg']:g} | " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in c["phases"].values()) + " |")
     lines += ["", "One call of the bare UNet (median ms; at CFG 5 ComfyUI sends cond and uncond as one batch of twice the latents);",
