@@ -251,22 +251,23 @@ def run_sweep(bench, cfgs, out, variants=None):
 
 def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
     """The defaults (learned sigmas) over calibration seeds, 4-8 steps, for each (preset, held-out statistic, learning
-    rate) in `variants`: how far one benchmark run is from the next, whether a change is more than that, and how
-    close the default preset comes to `best` over every count. Resumable: finished runs are read back from the json.
-    Each row records the preset's iterations x steps at its CFG (rows from before CFG 1 got 1.5 times as many have
-    none: 400; rows without a preset are balanced)."""
+    rate, iterations x steps or None for the preset's) in `variants`: how far one benchmark run is from the next,
+    whether a change is more than that, and how close the default preset comes to `best` over every count. Resumable:
+    finished runs are read back from the json. Each row records its iterations x steps (rows from before CFG 1 got 1.5
+    times as many have none: 400; rows without a preset are balanced)."""
     path = os.path.join(out, "photos_seeds.json")
     done = {seed_key(r): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
     for cfg in cfgs:
         builtins = {steps: bench.builtin_errors("karras", steps, cfg) for steps in steps_list}
-        for quality, select, lr in variants:
-            budget = preset_budget(quality, cfg)
+        for quality, select, lr, step_iterations in variants:
+            budget = step_iterations or preset_budget(quality, cfg)
             for seed in seeds:
                 for steps in steps_list:
                     if (quality, budget, select, lr, cfg, seed, steps) in done:
                         continue
+                    iterations = math.ceil(step_iterations / steps) if step_iterations else 0  # 0: the preset's
                     table, info = bench.calibrate(steps, cfg, core={"select": select}, learn_sigmas=True, seed=seed,
-                                                  learning_rate=lr, quality=quality)
+                                                  learning_rate=lr, quality=quality, iterations=iterations)
                     errors, best = builtins[steps]
                     err = bench.table_error(table, cfg)
                     row = {"quality": quality, "step_iterations": budget, "select": select, "lr": lr, "cfg": cfg, "seed": seed,
@@ -392,6 +393,8 @@ def main():
     ap.add_argument("--lr", type=float, nargs="+", default=[0.02], help="with --seeds: the learning rates to compare")
     ap.add_argument("--select", nargs="+", default=["geomean"], help="with --seeds: the held-out statistics to compare")
     ap.add_argument("--quality", nargs="+", default=["balanced"], help="with --seeds: the presets to compare")
+    ap.add_argument("--step-iterations", type=int, nargs="+", default=[0],
+                    help="with --seeds: the iterations x steps to compare (an iteration unrolls every step; 0: the preset's)")
     ap.add_argument("--curve", type=int, metavar="STEPS", help="only held-out error against time, balanced and best (photos_curve.md)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
@@ -403,7 +406,8 @@ def main():
     if args.curve:
         return run_curve(bench, args.curve, args.cfg, args.out)
     if args.seeds:
-        variants = [(quality, select, lr) for quality in args.quality for select in args.select for lr in args.lr]
+        variants = [(quality, select, lr, budget) for quality in args.quality for select in args.select for lr in args.lr
+                    for budget in args.step_iterations]
         return run_seeds(bench, args.seeds, variants, args.cfg, [s for s in args.steps if 4 <= s <= 8], args.out)
     rows = run_benchmark(bench, args.steps, args.cfg, args.out)
     transfer = None if args.no_transfer else run_transfer(bench, 6, 5.0, args.out)
