@@ -214,8 +214,8 @@ def plot(rows, path):
 
 
 # What moved the number: each variant against the node's defaults (quality balanced, learned sigmas), 6 model calls.
-# (The defaults before this benchmark, and the teacher that solved below sigma_min, are measured in the README's
-# "What moved the number" from development runs; the previous table is in the git history of photos_quality.md.)
+# (The defaults before this benchmark, and the teacher that solved below sigma_min, are measured in
+# results/photos_what_moved.md from development runs; the previous table is in the git history of photos_quality.md.)
 SWEEP = [
     ("node defaults (quality balanced, learned sigmas, window 8, lr 0.02, best of the starts and schedule shapes, "
      "log_rmse loss, teacher on Karras spacing, table chosen by the held-out geometric mean)", dict(steps=6), {}),

@@ -51,7 +51,7 @@ class CalibrationError(RuntimeError):
 
 
 # What DyWeight Calibrate's `quality` sets, chosen from measurements on the trained Photos-32 network
-# (benchmarks/results/photos_quality.md and the README's "What moved the number"). Teacher: ipndm, one call per step,
+# (benchmarks/results/photos_quality.md and photos_what_moved.md). Teacher: ipndm, one call per step,
 # 32 steps on Karras spacing land 0.0012 (CFG 1) and 0.0024 (CFG 5) from a 200-step solve there, 5-50 times closer
 # than the calibrated few-step students.
 # `step_iterations` is iterations x steps: an iteration unrolls every step, so a preset takes about the same time at
