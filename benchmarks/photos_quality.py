@@ -251,7 +251,7 @@ def run_sweep(bench, cfgs, out, variants=None):
 
 def run_seeds(bench, seeds, variants, cfgs, steps_list, out):
     """The defaults (learned sigmas) over calibration seeds, 4-8 steps, for each (preset, held-out statistic, learning
-    rate, iterations x steps or None for the preset's) in `variants`: how far one benchmark run is from the next,
+    rate, iterations x steps or 0 for the preset's) in `variants`: how far one benchmark run is from the next,
     whether a change is more than that, and how close the default preset comes to `best` over every count. Resumable:
     finished runs are read back from the json. Each row records its iterations x steps (rows from before CFG 1 got 1.5
     times as many have none: 400; rows without a preset are balanced)."""
