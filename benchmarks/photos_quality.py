@@ -10,8 +10,10 @@ transfer test: a table calibrated on four classes, evaluated on the other four.
     python benchmarks/photos_quality.py --sweep    # calibration settings compared (what set the defaults)
     python benchmarks/photos_quality.py --seeds 0 1 --select geomean median   # the defaults over calibration seeds
     python benchmarks/photos_quality.py --curve 8  # held-out error against time, balanced and best (about 25 minutes)
+    python benchmarks/photos_quality.py --ceiling --quality best   # what a table can reach at all (about 80 minutes)
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -52,10 +54,20 @@ class Bench:
         self.sampling = self.model.get_model_object("model_sampling")
         size = photos.IMAGE_SIZE // photos.PATCH
         self.shape = (photos.LATENT_CHANNELS, size, size)
-        self.noise = torch.randn((EVAL_COUNT,) + self.shape, generator=torch.Generator().manual_seed(EVAL_SEED))
         self.prompt = lambda classes: [[torch.cat([photos.class_context([k]) for k in classes]), {}]]
         self.negative = class_conditioning([])
-        self.references = {}
+        self.use_noises(EVAL_SEED)
+
+    def use_noises(self, eval_seed):
+        """The held-out noises everything is judged on (and their references, computed when first asked for)."""
+        self.eval_seed, self.references = eval_seed, {}
+        self.noise = torch.randn((EVAL_COUNT,) + self.shape, generator=torch.Generator().manual_seed(eval_seed))
+
+    def on_other_noises(self, eval_seed):
+        """The same loaded model judged on another set of held-out noises."""
+        other = copy.copy(self)
+        other.use_noises(eval_seed)
+        return other
 
     def sigmas(self, scheduler, steps):
         return self.samplers.calculate_sigmas(self.sampling, scheduler, steps).cpu()
@@ -68,7 +80,7 @@ class Bench:
 
     def reference(self, cfg, classes):
         """The ODE's endpoint: 200 ipndm (fourth-order) steps on karras, cached on disk."""
-        key = f"cfg{cfg:g}_{'-'.join(map(str, classes))}_{EVAL_SEED}_{EVAL_COUNT}_{REFERENCE_STEPS}"
+        key = f"cfg{cfg:g}_{'-'.join(map(str, classes))}_{self.eval_seed}_{EVAL_COUNT}_{REFERENCE_STEPS}"
         path = os.path.join(CACHE, key + ".pt")
         if key not in self.references:
             if os.path.exists(path):
@@ -118,6 +130,29 @@ class Bench:
                                                       **settings).result
             seconds = time.time() - started
         return table, {"seconds": seconds, "peak_mb": mem.peak / 2 ** 20, "report": report}
+
+    def ceiling(self, steps, cfg, **settings):
+        """What a table can reach at all: DyWeight Calibrate's code path trained, chosen and tested on the benchmark's
+        own 64 noises against the 200-step reference itself (chosen by the median, the benchmark's statistic), so
+        neither the teacher's error nor generalisation to other noises limits it. Not a calibration a user can run."""
+        from comfyui_dyweight.nodes import calibrate as node
+        from comfyui_dyweight.dyweight_core.calibrate import teacher_key
+        reference = self.reference(cfg, ALL).cpu()
+
+        def own_noises(sampling, sigmas, latent, count, seed, device, max_denoise):
+            return sampling.noise_scaling(sigmas[0], self.noise, latent[:1].expand_as(self.noise), max_denoise).to(device)
+
+        fit = node.calibrate
+
+        def against_reference(denoise, sigmas, train, hold, config, teacher_cache=None, **kwargs):
+            cache = {teacher_key(config, sigmas, [train, hold, kwargs["test_x"]]): (reference,) * 3}
+            return fit(denoise, sigmas, train, hold, config, teacher_cache=cache, **kwargs)
+        originals = node.start_latents, node.calibrate
+        node.start_latents, node.calibrate = own_noises, against_reference
+        try:
+            return self.calibrate(steps, cfg, core={"select": "median"}, **settings)
+        finally:
+            node.start_latents, node.calibrate = originals
 
     def table_error(self, table, cfg, classes=ALL):
         from comfyui_dyweight.nodes.sampler import DyWeightSampler
@@ -329,6 +364,46 @@ def default_share(done, steps_list):
     return lines
 
 
+def run_ceiling(bench, cfgs, steps_list, quality, out):
+    """The in-sample ceiling (Bench.ceiling) at 4-8 steps; each table also judged on 64 other noises, which tells
+    how much of it is a fit to those 64 noises rather than to the model."""
+    path = os.path.join(out, "photos_ceiling.json")
+    done = {(r["quality"], r["cfg"], r["steps"]): r for r in (json.load(open(path)) if os.path.exists(path) else [])}
+    other = bench.on_other_noises(EVAL_SEED + 1)
+    for cfg in cfgs:
+        for steps in steps_list:
+            if "other_ratio" in done.get((quality, cfg, steps), {}):
+                continue
+            errors, best = bench.builtin_errors("karras", steps, cfg)
+            table, info = bench.ceiling(steps, cfg, learn_sigmas=True, quality=quality)
+            err = bench.table_error(table, cfg)
+            other_errors, other_best = other.builtin_errors("karras", steps, cfg)
+            other_err = other.table_error(table, cfg)
+            row = {"quality": quality, "cfg": cfg, "steps": steps, "error": err, "ratio": errors[best] / err, "best_builtin": best,
+                   "other_error": other_err, "other_ratio": other_errors[other_best] / other_err, "other_best_builtin": other_best,
+                   "core_median": info["core"]["test_median_calibrated"], "kept_iteration": info["core"]["best_iteration"],
+                   "iterations": info["core"]["iterations_run"], "init": info["core"]["init"], "seconds": info["seconds"]}
+            done[(quality, cfg, steps)] = row
+            print(f"ceiling {quality} cfg {cfg:g} {steps} steps: {err:.4f} (the core's own median {row['core_median']:.4f}), "
+                  f"{row['ratio']:.2f}x {best}; on other noises {other_err:.4f}, {row['other_ratio']:.2f}x {other_best}; "
+                  f"kept {row['kept_iteration']}/{row['iterations']}, {info['seconds']:.0f}s", flush=True)
+            json.dump(list(done.values()), open(path, "w"), indent=1)
+    write_ceiling(done, steps_list, out)
+
+
+def write_ceiling(done, steps_list, out):
+    lines = ["| training budget | CFG | judged on | " + " | ".join(f"{s} steps" for s in steps_list) + " | geometric mean |",
+             "|---" * (len(steps_list) + 4) + "|"]
+    for q, cfg in sorted({k[:2] for k in done}):
+        for key, label in (("ratio", "the 64 noises it was fitted to"), ("other_ratio", "64 other noises")):
+            ratios = [done.get((q, cfg, s), {}).get(key) for s in steps_list]
+            cells = [f"{r:.2f}x" if r else "-" for r in ratios]
+            mean = f"**{gmean(ratios):.2f}x**" if all(ratios) else ""
+            lines.append(f"| {q} | {cfg:g} | {label} | " + " | ".join(cells) + f" | {mean} |")
+    open(os.path.join(out, "photos_ceiling.md"), "w").write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def run_curve(bench, steps, cfgs, out):
     """Held-out error against time for the default preset and `best` at one step count: where the time goes."""
     from comfyui_dyweight.dyweight_core.calibrate import DEFAULT_PRESET
@@ -396,6 +471,9 @@ def main():
     ap.add_argument("--step-iterations", type=int, nargs="+", default=[0],
                     help="with --seeds: the iterations x steps to compare (an iteration unrolls every step; 0: the preset's)")
     ap.add_argument("--curve", type=int, metavar="STEPS", help="only held-out error against time, balanced and best (photos_curve.md)")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="only the in-sample ceiling: tables fitted to the benchmark's own noises and reference "
+                         "(photos_ceiling.md; --quality sets the training budget)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -405,6 +483,8 @@ def main():
         return run_sweep(bench, args.cfg, args.out, args.variants)
     if args.curve:
         return run_curve(bench, args.curve, args.cfg, args.out)
+    if args.ceiling:
+        return run_ceiling(bench, args.cfg, [s for s in args.steps if 4 <= s <= 8], args.quality[0], args.out)
     if args.seeds:
         variants = [(quality, select, lr, budget) for quality in args.quality for select in args.select for lr in args.lr
                     for budget in args.step_iterations]

@@ -274,6 +274,13 @@ def lr_at(step, config):
     return config.lr * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def teacher_key(config, sigmas, sets):
+    """What a teacher_cache entry (the train, held-out and test endpoints) is filed under: the teacher's settings, the
+    schedule's ends and the sets' shapes (the cache itself is per model, conditioning and noises)."""
+    return (config.teacher, config.teacher_steps, config.teacher_floor, config.teacher_rho, float(sigmas[0]),
+            float(sigmas[-1])) + tuple(tuple(x.shape) for x in sets)
+
+
 def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, progress=None,
               teacher_cache=None, test_x=None):
     """Fit a table to `denoise` on `sigmas` from start latents train_x; select on holdout_x; report the
@@ -296,7 +303,7 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
     # Phase 1: teacher endpoints, computed once (cached across calls when given a cache).
     test_x = holdout_x if test_x is None else test_x
     sets = [train_x, holdout_x, test_x]
-    key = (config.teacher, config.teacher_steps, config.teacher_floor, config.teacher_rho, sigmas[0], sigmas[-1]) + tuple(tuple(x.shape) for x in sets)
+    key = teacher_key(config, sigmas, sets)
     cached = teacher_cache is not None and key in teacher_cache
     if cached:
         train_t, hold_t, test_t = (t.to(train_x.device) for t in teacher_cache[key])
