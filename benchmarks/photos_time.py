@@ -2,8 +2,11 @@
 DyWeight Calibrate run at each CFG (cold teacher), and what one model call costs by batch size, forward alone
 (teacher, held-out) and forward + backward (training), in PyTorch's default layout and in channels_last, with
 the share of the model's time in its convolutions and matrix products. Writes benchmarks/results/photos_time.{md,json}.
+--compile instead asks whether torch.compile would make the training's model calls cheaper: the bare UNet's forward
++ backward at batch 8 eager and compiled, with the compile's own seconds (results/photos_time_compile.{md,json}).
 
     python benchmarks/photos_time.py [--steps 6] [--repeats 15]   # about 5 minutes on 2 CPUs
+    python benchmarks/photos_time.py --compile                    # about 5 minutes on 2 CPUs
 """
 import argparse
 import itertools
@@ -81,11 +84,15 @@ def op_shares(unet, batch, backward):
     return share(CONV_OPS), share(MATMUL_OPS)
 
 
-def measure_calls(bench, repeats):
+def frozen_unet(bench):
     from comfyui_dyweight.nodes.calibrate import make_weights_differentiable
     unet = bench.model.model.diffusion_model
     make_weights_differentiable(unet)  # the calibration's own step: ComfyUI made the weights under inference mode
-    unet.requires_grad_(False)
+    return unet.requires_grad_(False)
+
+
+def measure_calls(bench, repeats):
+    unet = frozen_unet(bench)
     rows = []
     for backward in (False, True):
         for batch in BATCHES:
@@ -97,6 +104,32 @@ def measure_calls(bench, repeats):
         row["ms channels_last"] = call_ms(unet, row["batch"], row["pass"] != "forward", True, repeats)
     unet.to(memory_format=torch.contiguous_format)
     return rows
+
+
+def measure_compile(bench, repeats, batch=8):
+    """Eager against torch.compile (inductor, static shapes) for one training call; the first compiled call compiles."""
+    unet = frozen_unet(bench)
+    eager = call_ms(unet, batch, True, False, repeats)
+    compiled = torch.compile(unet, dynamic=False)
+    x, t, context = model_inputs(batch, False)
+    started = time.perf_counter()
+    for _ in range(2):  # the first call compiles, the second recompiles for the grad state its guards saw
+        with torch.enable_grad():
+            compiled(x.clone().requires_grad_(True), t, context=context).square().sum().backward()
+    first = time.perf_counter() - started
+    return {"batch": batch, "eager ms": eager, "compiled ms": call_ms(compiled, batch, True, False, repeats),
+            "compile seconds": first}
+
+
+def write_compile(row, out):
+    text = ("# torch.compile and one training call (Photos-32 bare UNet, forward + backward, 2 CPUs)\n\n"
+            "| batch | eager ms | compiled ms | seconds to compile |\n|---|---|---|---|\n"
+            f"| {row['batch']} | {row['eager ms']:.1f} | {row['compiled ms']:.1f} | {row['compile seconds']:.0f} |\n")
+    print(text)
+    with open(os.path.join(out, "photos_time_compile.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(out, "photos_time_compile.json"), "w") as f:
+        json.dump(row, f, indent=1)
 
 
 def write(calibrations, calls, steps, out):
@@ -123,9 +156,12 @@ def main():
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--compile", action="store_true", help="only eager against torch.compile for a training call")
     args = ap.parse_args()
     torch.set_num_threads(2)
     bench = Bench()
+    if args.compile:
+        return write_compile(measure_compile(bench, args.repeats), args.out)
     calibrations = []
     for cfg in (1.0, 5.0):
         _, info = bench.calibrate(args.steps, cfg)  # the node's defaults, teacher cache cleared
