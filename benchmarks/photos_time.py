@@ -124,7 +124,8 @@ def measure_compile(bench, repeats, batch=8):
 def write_compile(row, out):
     text = ("# torch.compile and one training call (Photos-32 bare UNet, forward + backward, 2 CPUs)\n\n"
             "| batch | eager ms | compiled ms | seconds to compile |\n|---|---|---|---|\n"
-            f"| {row['batch']} | {row['eager ms']:.1f} | {row['compiled ms']:.1f} | {row['compile seconds']:.0f} |\n")
+            f"| {row['batch']} | {row['eager ms']:.1f} | {row['compiled ms']:.1f} | {row['compile seconds']:.0f} |\n\n"
+            "Seconds to compile: the first two compiled calls; a rerun finds inductor's on-disk cache and compiles faster.\n")
     print(text)
     with open(os.path.join(out, "photos_time_compile.md"), "w") as f:
         f.write(text)
