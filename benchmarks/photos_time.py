@@ -126,11 +126,16 @@ def write_compile(row, out):
             "| batch | eager ms | compiled ms | seconds to compile |\n|---|---|---|---|\n"
             f"| {row['batch']} | {row['eager ms']:.1f} | {row['compiled ms']:.1f} | {row['compile seconds']:.0f} |\n\n"
             "Seconds to compile: the first two compiled calls; a rerun finds inductor's on-disk cache and compiles faster.\n")
+    save(out, "photos_time_compile", text, row)
+
+
+def save(out, name, text, data):
     print(text)
-    with open(os.path.join(out, "photos_time_compile.md"), "w") as f:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, name + ".md"), "w") as f:
         f.write(text)
-    with open(os.path.join(out, "photos_time_compile.json"), "w") as f:
-        json.dump(row, f, indent=1)
+    with open(os.path.join(out, name + ".json"), "w") as f:
+        json.dump(data, f, indent=1)
 
 
 def write(calibrations, calls, steps, out):
@@ -143,13 +148,7 @@ def write(calibrations, calls, steps, out):
               "| pass | batch | ms | ms channels_last | conv | matmul |", "|---|---|---|---|---|---|"]
     for r in calls:
         lines.append(f"| {r['pass']} | {r['batch']} | {r['ms']:.1f} | {r['ms channels_last']:.1f} | {r['conv share']:.0%} | {r['matmul share']:.0%} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "photos_time.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(out, "photos_time.json"), "w") as f:
-        json.dump({"steps": steps, "calibrations": calibrations, "calls": calls}, f, indent=1)
+    save(out, "photos_time", "\n".join(lines) + "\n", {"steps": steps, "calibrations": calibrations, "calls": calls})
 
 
 def main():
