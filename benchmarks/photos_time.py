@@ -50,6 +50,12 @@ def model_inputs(batch, channels_last):
     return x, torch.full((batch,), 500.0), context
 
 
+def training_call(unet, x, t, context):
+    """One forward and backward, the gradient reaching the latents only (the weights are frozen), as in training."""
+    with torch.enable_grad():
+        unet(x.clone().requires_grad_(True), t, context=context).square().sum().backward()
+
+
 def call_ms(unet, batch, backward, channels_last, repeats):
     """Median milliseconds of one call of the bare UNet (what ComfyUI's wrapper calls)."""
     x, t, context = model_inputs(batch, channels_last)
@@ -57,9 +63,7 @@ def call_ms(unet, batch, backward, channels_last, repeats):
     for _ in range(repeats + 2):  # two warm-up calls: oneDNN builds its kernels on the first
         started = time.perf_counter()
         if backward:
-            xx = x.clone().requires_grad_(True)
-            with torch.enable_grad():
-                unet(xx, t, context=context).square().sum().backward()
+            training_call(unet, x, t, context)
         else:
             with torch.no_grad():
                 unet(x, t, context=context)
@@ -114,8 +118,7 @@ def measure_compile(bench, repeats, batch=8):
     x, t, context = model_inputs(batch, False)
     started = time.perf_counter()
     for _ in range(2):  # the first call compiles, the second recompiles for the grad state its guards saw
-        with torch.enable_grad():
-            compiled(x.clone().requires_grad_(True), t, context=context).square().sum().backward()
+        training_call(compiled, x, t, context)
     first = time.perf_counter() - started
     return {"batch": batch, "eager ms": eager, "compiled ms": call_ms(compiled, batch, True, False, repeats),
             "compile seconds": first}
