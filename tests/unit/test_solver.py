@@ -85,6 +85,25 @@ def test_time_calibration_moves_the_model_calls():
     assert calls == pytest.approx([float(p["eval_sigma"]) for p in plan], rel=1e-6)
 
 
+def test_inner_sigmas_only_reparametrise_a_table():
+    """The endpoint depends only on each step's coefficients (sigma_{i+1} - tau_i) W_ij and its model-call sigmas, so
+    a table re-expressed on other inner sigmas (same first sigma and steps) solves exactly alike: learning the sigmas
+    beside W and s adds no freedom, only another start and another geometry for the optimiser."""
+    D = MIX.denoiser("eps")
+    table = random_table(EPS_SIGMAS, 3)
+    other = [EPS_SIGMAS[0], 9.0, 4.0, 1.5, 0.5, 0.0]
+    plan = step_plan(table, EPS_SIGMAS)
+    weights = [[0.0] * table.steps for _ in range(table.steps)]
+    for i, p in enumerate(plan):
+        lo = max(0, i - table.window + 1)
+        weights[i][lo:i + 1] = (p["coeffs"] / (other[i + 1] - p["tau"])).tolist()
+    moved = table.replace(weights=weights, t_scale=[float(p["eval_sigma"] / p["tau"]) for p in plan], sigmas=other)
+    x = noise(seed=4).double() * EPS_SIGMAS[0]
+    solve = lambda t, sigmas: unroll(lambda y, s: D(y, s), x, sigmas, t)
+    assert torch.allclose(solve(moved, other), solve(table, EPS_SIGMAS), rtol=0, atol=1e-10)
+    assert not torch.allclose(solve(table, other), solve(table, EPS_SIGMAS), rtol=0, atol=1e-3)  # the same W is not
+
+
 def test_afs_skips_first_model_call():
     table = random_table(EPS_SIGMAS, 3, afs=True)
     calls = []
