@@ -99,7 +99,7 @@ def test_inner_sigmas_only_reparametrise_a_table():
         weights[i][lo:i + 1] = (p["coeffs"] / (other[i + 1] - p["tau"])).tolist()
     moved = table.replace(weights=weights, t_scale=[float(p["eval_sigma"] / p["tau"]) for p in plan], sigmas=other)
     x = noise(seed=4).double() * EPS_SIGMAS[0]
-    solve = lambda t, sigmas: unroll(lambda y, s: D(y, s), x, sigmas, t)
+    solve = lambda t, sigmas: unroll(D, x, sigmas, t)
     assert torch.allclose(solve(moved, other), solve(table, EPS_SIGMAS), rtol=0, atol=1e-10)
     assert not torch.allclose(solve(table, other), solve(table, EPS_SIGMAS), rtol=0, atol=1e-3)  # the same W is not
 
