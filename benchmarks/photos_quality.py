@@ -92,14 +92,21 @@ class Bench:
                 self.references[key] = ref
         return self.references[key]
 
-    def error(self, sampler, sigmas, cfg, classes):
+    def noise_errors(self, sampler, sigmas, cfg, classes):
+        """Each held-out noise's endpoint error (RMSE against the reference)."""
         from comfyui_dyweight.dyweight_core.calibrate import per_sample_rmse
-        return per_sample_rmse(self.run(sampler, sigmas, cfg, classes).double(), self.reference(cfg, classes)).median().item()
+        return per_sample_rmse(self.run(sampler, sigmas, cfg, classes).double(), self.reference(cfg, classes)).cpu()
+
+    def error(self, sampler, sigmas, cfg, classes):
+        return self.noise_errors(sampler, sigmas, cfg, classes).median().item()
+
+    def builtin_noise_errors(self, scheduler, steps, cfg, classes=ALL):
+        sigmas = self.sigmas(scheduler, steps)
+        return {name: self.noise_errors(self.samplers.sampler_object(name), sigmas, cfg, classes) for name in BUILTINS}
 
     def builtin_errors(self, scheduler, steps, cfg, classes=ALL):
         """Every built-in's error, and the name of the best."""
-        sigmas = self.sigmas(scheduler, steps)
-        errors = {name: self.error(self.samplers.sampler_object(name), sigmas, cfg, classes) for name in BUILTINS}
+        errors = {name: e.median().item() for name, e in self.builtin_noise_errors(scheduler, steps, cfg, classes).items()}
         return errors, min(BUILTINS, key=errors.get)
 
     def calibrate(self, steps, cfg, classes=ALL, scheduler="karras", core=None, **settings):
@@ -154,10 +161,13 @@ class Bench:
         finally:
             node.start_latents, node.calibrate = originals
 
-    def table_error(self, table, cfg, classes=ALL):
+    def table_noise_errors(self, table, cfg, classes=ALL):
         from comfyui_dyweight.nodes.sampler import DyWeightSampler
         sampler = DyWeightSampler.execute(table=table).result[0]
-        return self.error(sampler, torch.tensor(table.sigmas), cfg, classes)
+        return self.noise_errors(sampler, torch.tensor(table.sigmas), cfg, classes)
+
+    def table_error(self, table, cfg, classes=ALL):
+        return self.table_noise_errors(table, cfg, classes).median().item()
 
 
 def gmean(values):
@@ -165,20 +175,26 @@ def gmean(values):
 
 
 def run_benchmark(bench, steps_list, cfgs, out):
-    """Every built-in and calibrated dyweight (karras; learned sigmas on the `dyweight` scheduler) per (cfg, steps)."""
+    """Every built-in and calibrated dyweight (karras; learned sigmas on the `dyweight` scheduler) per (cfg, steps).
+    Each row keeps every held-out noise's error (for noise_interval) and the calibrated tables themselves, so the
+    tables can be judged again on other noises without calibrating again."""
     rows = []
     for cfg in cfgs:
         for steps in steps_list:
-            errors, best = bench.builtin_errors("karras", steps, cfg)
+            per_noise = bench.builtin_noise_errors("karras", steps, cfg)
+            errors = {name: e.median().item() for name, e in per_noise.items()}
+            best = min(BUILTINS, key=errors.get)
             row = {"cfg": cfg, "steps": steps, "errors": errors, "best_builtin": best, "calibrations": {}}
             for label, settings in (("karras", {"learn_sigmas": False}), ("dyweight", {"learn_sigmas": True})):
                 table, info = bench.calibrate(steps, cfg, **settings)
-                err = bench.table_error(table, cfg)
+                per_noise[f"dyweight ({label})"] = bench.table_noise_errors(table, cfg)
+                err = per_noise[f"dyweight ({label})"].median().item()
                 row["errors"][f"dyweight ({label})"] = err
                 row["calibrations"][label] = {"seconds": info["seconds"], "peak_mb": info["peak_mb"],
-                                              "ratio": errors[best] / err, "sigmas": table.sigmas}
+                                              "ratio": errors[best] / err, "sigmas": table.sigmas, "table": table.to_dict()}
                 print(f"cfg {cfg:g} {steps} steps: dyweight/{label} {err:.4f} vs {best} {errors[best]:.4f}: "
                       f"{errors[best] / err:.2f}x, calibration {info['seconds']:.0f}s {info['peak_mb']:.0f} MB", flush=True)
+            row["noise_errors"] = {name: e.tolist() for name, e in per_noise.items()}
             rows.append(row)
             json.dump(rows, open(os.path.join(out, "photos_quality.json"), "w"), indent=1)
     return rows
@@ -197,24 +213,48 @@ def run_transfer(bench, steps, cfg, out):
     return result
 
 
+def noise_interval(rows, label, draws=2000, level=0.95):
+    """How much the ratios owe to which 64 noises judge them: each ratio and the 4-8 step geometric mean recomputed on
+    the held-out noises resampled with replacement (one draw for every sampler and count, as they share the noises;
+    the best built-in chosen again in each draw). Returns {(cfg, steps): (low, high)} and {cfg: (low, high)}.
+    The calibration seed's spread is not in it (see --seeds)."""
+    gen = torch.Generator().manual_seed(0)
+    picks = torch.randint(0, EVAL_COUNT, (draws, EVAL_COUNT), generator=gen)
+    quantiles = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    bounds = lambda samples: tuple(torch.quantile(samples, quantiles).tolist())
+    per_row, by_cfg = {}, {}
+    for r in rows:
+        builtins = torch.tensor([r["noise_errors"][n] for n in BUILTINS], dtype=torch.float64)[:, picks]
+        ours = torch.tensor(r["noise_errors"][f"dyweight ({label})"], dtype=torch.float64)[picks]
+        ratios = builtins.median(-1).values.min(0).values / ours.median(-1).values  # torch's median, as the table's
+        per_row[r["cfg"], r["steps"]] = bounds(ratios)
+        if 4 <= r["steps"] <= 8:
+            by_cfg.setdefault(r["cfg"], []).append(ratios.log())
+    return per_row, {cfg: bounds(torch.stack(logs).mean(0).exp()) for cfg, logs in by_cfg.items()}
+
+
 def write_results(rows, transfer, out):
     names = BUILTINS + ["dyweight (karras)", "dyweight (dyweight)"]
-    lines = ["| cfg | steps | " + " | ".join(names) + " | best built-in / dyweight | calibration s | peak MB |",
-             "|---" * (len(names) + 5) + "|"]
+    intervals = {label: noise_interval(rows, label) for label in ("karras", "dyweight")}
+    lines = ["| cfg | steps | " + " | ".join(names) + " | best built-in / dyweight | 95% interval over the noises | "
+             "calibration s | peak MB |", "|---" * (len(names) + 6) + "|"]
     for r in rows:
         best = r["errors"][r["best_builtin"]]
         cal = r["calibrations"]["dyweight"]
+        low, high = intervals["dyweight"][0][r["cfg"], r["steps"]]
         cells = [f"**{r['errors'][n]:.4f}**" if r["errors"][n] == best or n.startswith("dyweight") else f"{r['errors'][n]:.4f}"
                  for n in names]
         lines.append(f"| {r['cfg']:g} | {r['steps']} | " + " | ".join(cells) +
-                     f" | {cal['ratio']:.2f}x | {cal['seconds']:.0f} | {cal['peak_mb']:.0f} |")
+                     f" | {cal['ratio']:.2f}x | {low:.2f}-{high:.2f}x | {cal['seconds']:.0f} | {cal['peak_mb']:.0f} |")
     lines.append("")
     for label in ("karras", "dyweight"):
         for cfg in sorted({r["cfg"] for r in rows}):
             goal = [r["calibrations"][label]["ratio"] for r in rows if r["cfg"] == cfg and 4 <= r["steps"] <= 8]
             if goal:
+                low, high = intervals[label][1][cfg]
                 lines.append(f"- dyweight calibrated on {label}, CFG {cfg:g}, 4-8 steps: beats the best built-in in "
-                             f"{sum(g > 1 for g in goal)}/{len(goal)}, geometric-mean ratio {gmean(goal):.2f}")
+                             f"{sum(g > 1 for g in goal)}/{len(goal)}, geometric-mean ratio {gmean(goal):.2f} "
+                             f"(95% interval over the held-out noises {low:.2f}-{high:.2f})")
     if transfer:
         t = transfer
         lines += ["", f"Transfer ({t['steps']} steps, CFG {t['cfg']:g}, tested on classes cells, motorcycle, retina, rocket; "
