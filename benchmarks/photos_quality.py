@@ -106,8 +106,7 @@ class Bench:
 
     def builtin_errors(self, scheduler, steps, cfg, classes=ALL):
         """Every built-in's error, and the name of the best."""
-        errors = {name: e.median().item() for name, e in self.builtin_noise_errors(scheduler, steps, cfg, classes).items()}
-        return errors, min(BUILTINS, key=errors.get)
+        return medians(self.builtin_noise_errors(scheduler, steps, cfg, classes))
 
     def calibrate(self, steps, cfg, classes=ALL, scheduler="karras", core=None, **settings):
         """DyWeight Calibrate's own code path, with the node's defaults unless `settings` (node inputs) or
@@ -170,6 +169,12 @@ class Bench:
         return self.table_noise_errors(table, cfg, classes).median().item()
 
 
+def medians(noise_errors):
+    """Each sampler's median error over the held-out noises, and the name of the best built-in among them."""
+    errors = {name: e.median().item() for name, e in noise_errors.items()}
+    return errors, min(BUILTINS, key=errors.get)
+
+
 def gmean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
@@ -182,8 +187,7 @@ def run_benchmark(bench, steps_list, cfgs, out):
     for cfg in cfgs:
         for steps in steps_list:
             per_noise = bench.builtin_noise_errors("karras", steps, cfg)
-            errors = {name: e.median().item() for name, e in per_noise.items()}
-            best = min(BUILTINS, key=errors.get)
+            errors, best = medians(per_noise)
             row = {"cfg": cfg, "steps": steps, "errors": errors, "best_builtin": best, "calibrations": {}}
             for label, settings in (("karras", {"learn_sigmas": False}), ("dyweight", {"learn_sigmas": True})):
                 table, info = bench.calibrate(steps, cfg, **settings)
@@ -191,7 +195,7 @@ def run_benchmark(bench, steps_list, cfgs, out):
                 err = per_noise[f"dyweight ({label})"].median().item()
                 row["errors"][f"dyweight ({label})"] = err
                 row["calibrations"][label] = {"seconds": info["seconds"], "peak_mb": info["peak_mb"],
-                                              "ratio": errors[best] / err, "sigmas": table.sigmas, "table": table.to_dict()}
+                                              "ratio": errors[best] / err, "table": table.to_dict()}
                 print(f"cfg {cfg:g} {steps} steps: dyweight/{label} {err:.4f} vs {best} {errors[best]:.4f}: "
                       f"{errors[best] / err:.2f}x, calibration {info['seconds']:.0f}s {info['peak_mb']:.0f} MB", flush=True)
             row["noise_errors"] = {name: e.tolist() for name, e in per_noise.items()}
