@@ -8,17 +8,17 @@ setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
-	$(PY) scripts/demo.py
+	$(PY) -m scripts.demo
 
 test: setup
 	$(PY) -m pytest -q -rs
 
 bench: setup
-	$(PY) benchmarks/photos_quality.py
-	$(PY) benchmarks/photos_quality.py --sweep
-	$(PY) benchmarks/quality.py
-	$(PY) benchmarks/overhead.py
-	$(PY) benchmarks/photos_time.py
+	$(PY) -m benchmarks.photos_quality
+	$(PY) -m benchmarks.photos_quality --sweep
+	$(PY) -m benchmarks.quality
+	$(PY) -m benchmarks.overhead
+	$(PY) -m benchmarks.photos_time
 
 clean:
 	rm -rf .venv .cache out

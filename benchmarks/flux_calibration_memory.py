@@ -8,7 +8,7 @@ the Flux blocks, which update activations in place:
 
 Each mode runs in its own process (peak RSS is per process). Prints a table, writes results/flux_memory.{json,md}.
 
-    python benchmarks/flux_calibration_memory.py [--hidden 512] [--depth 2]
+    python -m benchmarks.flux_calibration_memory [--hidden 512] [--depth 2]
 """
 import argparse
 import json
@@ -23,12 +23,11 @@ MODES = {"before": "copies of every saved tensor (weights too)", "activations": 
 
 
 def step(mode, hidden, depth):
-    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-    from conftest import load_pack
+    from tooling.pack import load_pack
     load_pack()
     import torch
     import comfy.samplers
-    import comfy_models
+    from tooling import comfy_models
     from comfyui_dyweight.dyweight_core.solver import unroll
     from comfyui_dyweight.dyweight_core.table import euler_table
     from comfyui_dyweight.nodes import calibrate as cal
@@ -70,8 +69,8 @@ def main():
         return
     rows = {}
     for mode in MODES:
-        out = subprocess.run([sys.executable, __file__, "--mode", mode, "--hidden", str(args.hidden), "--depth", str(args.depth)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run([sys.executable, "-m", "benchmarks.flux_calibration_memory", "--mode", mode, "--hidden", str(args.hidden),
+                              "--depth", str(args.depth)], capture_output=True, text=True, check=True, cwd=os.path.dirname(HERE)).stdout
         rows[mode] = json.loads(out.strip().splitlines()[-1])
     head = (f"Flux class (hidden {args.hidden}, {args.depth} double + {args.depth} single blocks, "
             f"{rows['before']['weights_mb']:.0f} MB of fp32 weights), CPU, 32x32 latent (256 px), batch 2, 4 steps, one step of calibration.")

@@ -3,7 +3,7 @@ ComfyUI's SD1.5 UNetModel at 512 px (64x64 latent) or SDXL UNetModel at 1024 px 
 weights, batch 2, 5 steps, CFG 7.5, with and without per-step gradient checkpointing. Needs a CUDA GPU;
 prints a table, writes OUT/gpu_calibration[_sdxl].{json,md}.
 
-    python benchmarks/gpu_calibration.py [--model sd15|sdxl] [--out DIR] [--iterations N]
+    python -m benchmarks.gpu_calibration [--model sd15|sdxl] [--out DIR] [--iterations N]
 """
 import argparse
 import json
@@ -15,10 +15,9 @@ import time
 
 import torch
 
-HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-from conftest import load_pack  # noqa: E402
+from tooling.pack import load_pack
 
+HERE = os.path.dirname(os.path.realpath(__file__))
 
 def main():
     ap = argparse.ArgumentParser()
@@ -31,7 +30,7 @@ def main():
         sys.exit("gpu_calibration.py needs a CUDA GPU (or --smoke)")
     load_pack(cpu=args.smoke)
     import comfy.model_management
-    import comfy_models
+    from tooling import comfy_models
     from comfyui_dyweight.dyweight_core.calibrate import CalibrationConfig
     from comfyui_dyweight.nodes.calibrate import run_calibration
 

@@ -2,21 +2,20 @@
 a large latent, and the latent-sized buffers each holds between model calls, side by side in one run.
 Writes benchmarks/results/overhead.{md,json}.
 
-    .venv/bin/python benchmarks/overhead.py [--repeats N]
+    .venv/bin/python -m benchmarks.overhead [--repeats N]
 """
 import argparse
 import gc
 import json
 import os
 import statistics
-import sys
 import time
 
 import torch
 
+from tooling.pack import load_pack
+
 HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-from conftest import load_pack  # noqa: E402
 
 SHAPES = {"image 4x128x128 (SD 1024px)": (1, 4, 128, 128), "video 16x21x60x104 (Wan 480p)": (1, 16, 21, 60, 104)}
 STEPS = 20

@@ -6,33 +6,28 @@ deterministic one-call-per-step built-in sampler and for dyweight calibrated by 
 own code (run_calibration) at its default settings; calibration seconds and peak memory. Then the
 transfer test: a table calibrated on four classes, evaluated on the other four.
 
-    python benchmarks/photos_quality.py            # the whole table (about 40 minutes on 2 CPUs)
-    python benchmarks/photos_quality.py --sweep    # calibration settings compared (what set the defaults)
-    python benchmarks/photos_quality.py --seeds 0 1 --select geomean median   # the defaults over calibration seeds
-    python benchmarks/photos_quality.py --curve 8  # held-out error against time, balanced and best (about 25 minutes)
-    python benchmarks/photos_quality.py --ceiling --quality best   # what a table can reach at all (about 80 minutes)
+    python -m benchmarks.photos_quality            # the whole table (about 40 minutes on 2 CPUs)
+    python -m benchmarks.photos_quality --sweep    # calibration settings compared (what set the defaults)
+    python -m benchmarks.photos_quality --seeds 0 1 --select geomean median   # the defaults over calibration seeds
+    python -m benchmarks.photos_quality --curve 8  # held-out error against time, balanced and best (about 25 minutes)
+    python -m benchmarks.photos_quality --ceiling --quality best   # what a table can reach at all (about 80 minutes)
 """
 import argparse
 import copy
 import json
 import math
 import os
-import sys
 import time
 
 import torch
 
-HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-sys.path.insert(0, HERE)
-from conftest import ROOT, load_pack  # noqa: E402  (real ComfyUI in-process, the pack as a package)
-from quality import PeakRSS  # noqa: E402
+from tooling.measure import PeakRSS
+from tooling.pack import load_pack
+from tooling.paths import ROOT
+from tooling.samplers import BUILTINS
 
-# Deterministic, one model call per step. Left out: ancestral/SDE samplers (random), heun/dpm_2/dpmpp_2s
-# (two calls), dpm_fast/adaptive (their own call counts), and the CFG++ variants, which guide
-# differently and so end somewhere else than the reference's ODE.
-BUILTINS = ["euler", "ddim", "lms", "dpmpp_2m", "ipndm", "ipndm_v", "deis", "uni_pc", "uni_pc_bh2", "res_multistep",
-            "gradient_estimation"]
+HERE = os.path.dirname(os.path.realpath(__file__))
+
 STEPS, CFGS = [3, 4, 5, 6, 7, 8], [1.0, 5.0]
 EVAL_SEED, EVAL_COUNT, REFERENCE_STEPS = 777, 64, 200
 ALL, GROUP_A, GROUP_B = list(range(8)), [0, 1, 2, 3], [4, 5, 6, 7]

@@ -5,23 +5,23 @@ the share of the model's time in its convolutions and matrix products. Writes be
 --compile instead asks whether torch.compile would make the training's model calls cheaper: the bare UNet's forward
 + backward at batch 8 eager and compiled, with the compile's own seconds (results/photos_time_compile.{md,json}).
 
-    python benchmarks/photos_time.py [--steps 6] [--repeats 15]   # about 5 minutes on 2 CPUs
-    python benchmarks/photos_time.py --compile                    # about 5 minutes on 2 CPUs
+    python -m benchmarks.photos_time [--steps 6] [--repeats 15]   # about 5 minutes on 2 CPUs
+    python -m benchmarks.photos_time --compile                    # about 5 minutes on 2 CPUs
 """
 import argparse
 import itertools
 import json
 import os
 import statistics
-import sys
 import time
 
 import torch
 
+from benchmarks.photos_quality import Bench  # the real ComfyUI in-process, the model loaded as a checkpoint
+
+
 HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path.insert(0, HERE)
-# the real ComfyUI in-process, the model loaded as a checkpoint
-from photos_quality import Bench
+
 
 BATCHES = [8, 16, 32, 64]  # 8: a training batch at CFG 1; 16 at CFG 5 (cond + uncond); 32 / 64: the teacher's
 CONV_OPS = ("aten::mkldnn_convolution", "aten::convolution_backward")

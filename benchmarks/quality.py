@@ -2,46 +2,25 @@
 built-in ComfyUI sampler, by median per-sample endpoint error against the exact ODE solution on held-out
 noise. Also calibration wall time and peak memory (CPU). Writes benchmarks/results/quality.{md,json,png}.
 
-    .venv/bin/python benchmarks/quality.py [--quick]
+    .venv/bin/python -m benchmarks.quality [--quick]
 """
 import argparse
 import json
 import math
 import os
-import sys
-import threading
 import time
 
-import psutil
 import torch
 
-HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-from conftest import load_pack  # noqa: E402  (real ComfyUI in-process, the pack as a package)
+from tooling.measure import PeakRSS
+from tooling.pack import load_pack
+from tooling.samplers import BUILTINS
 
-BUILTINS = ["euler", "lms", "dpmpp_2m", "ipndm", "ipndm_v", "deis", "uni_pc", "uni_pc_bh2", "res_multistep", "gradient_estimation"]
+HERE = os.path.dirname(os.path.realpath(__file__))
+
 SETTINGS = [("eps", "karras"), ("eps", "normal"), ("flow", "simple")]
 STEPS = [3, 4, 5, 6, 8]
 TEST_SEED, TEST_COUNT = 12345, 128
-
-
-class PeakRSS:
-    """Peak resident memory above the starting level, sampled every 10 ms."""
-
-    def __enter__(self):
-        self.proc, self.base, self.peak, self.done = psutil.Process(), psutil.Process().memory_info().rss, 0, False
-        self.thread = threading.Thread(target=self.watch, daemon=True)
-        self.thread.start()
-        return self
-
-    def watch(self):
-        while not self.done:
-            self.peak = max(self.peak, self.proc.memory_info().rss - self.base)
-            time.sleep(0.01)
-
-    def __exit__(self, *exc):
-        self.done = True
-        self.thread.join()
 
 
 def main():

@@ -2,8 +2,8 @@
 Stable Diffusion 1.5 at 4/6/8/10 steps (mscoco-nfe8/12/16/20, CFG 7.5) and FLUX.1-dev at 3/5/7 steps
 (guidance 3.5, no CFG). Each records its provenance (paper, repository, file, sha256, training settings).
 
-    .venv/bin/python scripts/make_official_tables.py           # (re)write them
-    .venv/bin/python scripts/make_official_tables.py --check   # exit 1 if a shipped file differs
+    .venv/bin/python -m scripts.make_official_tables           # (re)write them
+    .venv/bin/python -m scripts.make_official_tables --check   # exit 1 if a shipped file differs
 """
 import argparse
 import glob
@@ -12,12 +12,9 @@ import sys
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-sys.path.insert(0, ROOT)
-from dyweight_core.official import import_table  # noqa: E402
-from dyweight_core.table import save_table  # noqa: E402
-
-OFFICIAL = os.path.join(os.path.dirname(ROOT), "shared", "official")
+from dyweight_core.official import import_table
+from dyweight_core.table import save_table
+from tooling.paths import OFFICIAL, ROOT
 SD15 = {4: "00036-mscoco-nfe8", 6: "00037-mscoco-nfe12", 8: "00038-mscoco-nfe16", 10: "00039-mscoco-nfe20"}
 FLUX = (3, 5, 7)
 

@@ -1,16 +1,14 @@
 """Regenerates the tables shipped in coefficients/: made by DyWeight Calibrate's own code path on the
 built-in demo model (the only model this repository can calibrate without a download).
 
-    .venv/bin/python scripts/make_shipped_tables.py
+    .venv/bin/python -m scripts.make_shipped_tables
 """
 import os
-import sys
 
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-from conftest import load_pack  # noqa: E402
+from tooling.pack import load_pack
+from tooling.paths import ROOT
 
 SHIPPED = [("eps", "karras", 4)]  # kind, scheduler, steps: what `make demo` and the demo workflow sample
 

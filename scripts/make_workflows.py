@@ -1,21 +1,19 @@
 """Regenerates workflows/: UI-format workflows (+ .jpg thumbnails) for ComfyUI's template browser and
 API-format copies for tests, from the graphs below, using a real server's /object_info.
 
-    .venv/bin/python scripts/make_workflows.py
+    .venv/bin/python -m scripts.make_workflows
 """
 import json
 import os
 
-import sys
 
 from PIL import Image
 
-from comfy_server import ROOT, ComfyServer
-from workflow_format import api_to_ui, ui_to_api
-
-sys.path.insert(0, ROOT)
-from dyweight_core import heatmap  # noqa: E402
-from dyweight_core.calibrate import CalibrationConfig  # noqa: E402
+from dyweight_core import heatmap
+from dyweight_core.calibrate import CalibrationConfig
+from tooling.paths import ROOT
+from tooling.server import ComfyServer
+from tooling.workflow_format import api_to_ui, ui_to_api
 from dyweight_core.table import load_table, table_to_text  # noqa: E402
 
 OUT = os.path.join(ROOT, "workflows")

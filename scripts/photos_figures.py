@@ -1,19 +1,19 @@
 """The README's pictures of the built-in trained network: its training loss, and per class its training
 patches beside its samples (ComfyUI's ipndm, 40 karras steps, CFG 3, the model loaded by ComfyUI).
 
-    .venv/bin/python scripts/photos_figures.py     # writes docs/photos32_samples.png, docs/photos32_training.png
+    .venv/bin/python -m scripts.photos_figures     # writes docs/photos32_samples.png, docs/photos32_training.png
 """
 import json
 import os
-import sys
 
 import torch
 from PIL import Image, ImageDraw
 
+from scripts.train_photos_model import photographs, random_patches
+from tooling.pack import load_pack
+from tooling.paths import ROOT
+
 HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-from conftest import ROOT, load_pack  # noqa: E402
-from train_photos_model import photographs, random_patches  # noqa: E402
 
 PER_CLASS, CELL = 8, 64
 

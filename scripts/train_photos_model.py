@@ -10,32 +10,25 @@ time so CFG has an unconditional model. (A first run with SD1.5's noise predicti
 estimate at sigma 14.6 with twice the data's spread, and its samples with noise left in.) Adam, warm-up then cosine decay over the time budget,
 EMA of the weights, saved in float16.
 
-    python scripts/train_photos_model.py --seconds 300 [--device cuda] [--out models/...]
+    python -m scripts.train_photos_model --seconds 300 [--device cuda] [--out models/...]
 """
 import argparse
 import json
 import math
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 import torchvision
 
-ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-sys.path.insert(0, ROOT)
-from dyweight_core import photos  # noqa: E402
+from dyweight_core import photos
+from tooling.pack import import_comfyui
 
 
 def import_comfy(cpu):
     """Only ComfyUI's model code: the UNetModel and its discrete v-prediction schedule (no server, no pack)."""
-    path = os.environ.get("COMFYUI_PATH") or open(os.path.join(ROOT, ".cache", "comfyui-path")).read().strip()
-    sys.path.append(path)
-    import comfy.options
-    comfy.options.enable_args_parsing(False)
-    import comfy.cli_args
-    comfy.cli_args.args.cpu = cpu
+    import_comfyui(cpu)
     import comfy.model_sampling
     import comfy.ops
     from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel

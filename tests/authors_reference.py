@@ -1,6 +1,6 @@
 """The authors' side of the shipped-table tests, written out independently of the pack: their SD1.5
 schedule and continuous timesteps (numpy, from the betas), FLUX's schedule, and the DyWeight update
-(dyweight_reference). Used by the in-process and the server tests. Import after conftest.load_pack()."""
+(dyweight_reference). Used by the in-process and the server tests. Import after tooling.pack.load_pack()."""
 import math
 
 import numpy as np

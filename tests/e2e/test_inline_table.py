@@ -6,8 +6,9 @@ import os
 import numpy as np
 from PIL import Image
 
-from comfy_server import ROOT, ComfyServer
-from workflow_format import ui_to_api
+from tooling.paths import ROOT
+from tooling.server import ComfyServer
+from tooling.workflow_format import ui_to_api
 
 WORKFLOW = os.path.join(ROOT, "workflows", "DyWeight table inside the workflow.json")
 

@@ -21,7 +21,7 @@ def inproc(pack, server):
     import comfy.sample
     import comfy.samplers
     import comfy.sd
-    import comfy_models
+    from tooling import comfy_models
     sd = {k: v.half() for k, v in comfy_models.sd15_state_dict(seed=5).items()}  # 52 MB
     folder = os.path.join(server.base, "models", "diffusion_models")
     os.makedirs(folder, exist_ok=True)

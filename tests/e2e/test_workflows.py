@@ -3,15 +3,13 @@ every one validates against the real server's /object_info, and the demo one run
 import glob
 import json
 import os
-import sys
 import urllib.request
 from urllib.parse import quote
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from workflow_format import input_specs, ui_to_api  # noqa: E402
+from tooling.paths import ROOT
+from tooling.workflow_format import input_specs, ui_to_api
 
 UI_FILES = sorted(glob.glob(os.path.join(ROOT, "workflows", "*.json")))
 FILE_LISTS = {"ckpt_name", "unet_name", "clip_name1", "clip_name2", "vae_name", "name"}  # user's own files

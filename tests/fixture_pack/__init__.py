@@ -2,6 +2,7 @@
 (extending ComfyUI's shared lists in place), so tests can prove that ours and others' coexist in either
 load order; it makes random conditioning, so server tests can drive SD/FLUX models without a text encoder;
 and it gives a tiny Flux whose family ComfyUI detected (a real FLUX file is 3072 wide even with one block)."""
+import importlib.util
 import os
 import sys
 
@@ -60,7 +61,7 @@ class FixtureConditioning:
 
 
 class FixtureFluxModel:
-    """tests/comfy_models.detected_flux: ComfyUI's detection on a real-size state dict, tiny weights."""
+    """tooling/comfy_models.detected_flux: ComfyUI's detection on a real-size state dict, tiny weights."""
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -71,9 +72,18 @@ class FixtureFluxModel:
     CATEGORY = "testing"
 
     def make(self, schnell):
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
-        import comfy_models
-        return (comfy_models.detected_flux(schnell=schnell),)
+        return (comfy_models().detected_flux(schnell=schnell),)
+
+
+def comfy_models():
+    """tooling/comfy_models.py, loaded by file: this pack runs inside a ComfyUI server, where the repository is not a path."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))), "tooling", "comfy_models.py")
+    spec = importlib.util.spec_from_file_location("dyweight_test_comfy_models", path)
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
 
 
 NODE_CLASS_MAPPINGS = {"FixtureConditioning": FixtureConditioning, "FixtureFluxModel": FixtureFluxModel}

@@ -13,7 +13,7 @@ def mods(pack):
     import comfy.samplers
     from comfyui_dyweight.dyweight_core import solver, table
     from comfyui_dyweight.nodes import calibrate, testbed
-    import comfy_models
+    from tooling import comfy_models
     return {"mm": comfy.model_management, "samplers": comfy.samplers, "solver": solver, "table": table,
             "calibrate": calibrate, "testbed": testbed, "models": comfy_models}
 

@@ -245,7 +245,7 @@ def test_load_table_notices_a_file_overwritten_under_the_same_name(table_dir):
 
 def test_flux_calibration_from_a_4_channel_empty_latent(pack):
     """EmptyLatentImage gives 4 channels; KSampler widens them for FLUX, and so must Calibrate."""
-    import comfy_models
+    from tooling import comfy_models
     from comfyui_dyweight.nodes.calibrate import DyWeightCalibrate
     flux = comfy_models.detected_flux()
     with torch.inference_mode():

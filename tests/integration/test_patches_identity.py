@@ -12,8 +12,8 @@ def env(pack, tmp_path_factory):
     import os
     import comfy.lora
     import folder_paths
-    import comfy_models
-    from conftest import comfyui_path
+    from tooling import comfy_models
+    from tooling.paths import comfyui_path
     # ComfyUI's own nodes.py (our pack's `nodes` package shadows the name in the tests' path)
     spec = importlib.util.spec_from_file_location("comfyui_stock_nodes", os.path.join(comfyui_path(), "nodes.py"))
     nodes = importlib.util.module_from_spec(spec)

@@ -1,14 +1,10 @@
 """The built-in trained network: ComfyUI detects and loads the shipped file like a checkpoint, and it draws
 pictures that look like the photographs it learned (their colours, class by class)."""
 import os
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT
-
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 
 def test_comfyui_detects_and_loads_the_shipped_weights_as_a_checkpoint(pack):
@@ -39,7 +35,7 @@ def test_samples_have_the_colours_of_the_photograph_they_were_asked_for(pack):
     import comfy.sample
     from comfyui_dyweight.dyweight_core import photos
     from comfyui_dyweight.nodes.photos import DyWeightPhotosModel
-    from train_photos_model import photographs, random_patches
+    from scripts.train_photos_model import photographs, random_patches
 
     features = lambda pictures: torch.cat([pictures.mean((0, 2, 3)), pictures.std((2, 3)).mean(0)])
     images, gen = photographs("cpu"), torch.Generator().manual_seed(0)

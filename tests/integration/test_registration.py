@@ -7,13 +7,12 @@ import sys
 
 import pytest
 
-from conftest import ROOT, comfyui_path
+from tooling.paths import ROOT, comfyui_path
 
 FIXTURE_PACK = os.path.join(ROOT, "tests", "fixture_pack")
 CHECK = r'''
 import asyncio, json, sys
-comfy_dir, packs = sys.argv[1], sys.argv[2:]
-sys.path.insert(0, comfy_dir)
+packs = sys.argv[2:]  # run in ComfyUI's folder, as its main.py is
 import comfy.options
 comfy.options.enable_args_parsing(False)
 import comfy.cli_args
@@ -58,7 +57,6 @@ def test_two_packs_keep_each_others_samplers_and_schedulers(order):
 def test_a_comfyui_without_the_versioned_api_gets_one_line_saying_why():
     script = r'''
 import asyncio, logging, sys
-sys.path.insert(0, sys.argv[1])
 import comfy.options
 comfy.options.enable_args_parsing(False)
 import comfy.cli_args

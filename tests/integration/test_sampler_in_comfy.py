@@ -120,7 +120,7 @@ def test_many_steps_reach_the_exact_solution(env):
 
 
 def test_model_identity_of_real_models(env):
-    import comfy_models
+    from tooling import comfy_models
     from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
     from comfyui_dyweight.nodes.model_info import model_identity, weight_fingerprint
     flow = model_identity(env["models"]["flow"])

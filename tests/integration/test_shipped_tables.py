@@ -29,7 +29,7 @@ def as_comfyui_runs_nodes():
 
 @pytest.fixture(scope="module")
 def models(pack):
-    import comfy_models  # imports comfy: only once the pack has loaded it
+    from tooling import comfy_models  # imports comfy: only once the pack has loaded it
     return comfy_models
 
 

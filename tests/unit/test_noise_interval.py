@@ -1,12 +1,9 @@
 """The Photos-32 benchmark's interval over the held-out noises (benchmarks/photos_quality.py noise_interval)."""
-import os
-import sys
 
 import pytest
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
-import photos_quality  # noqa: E402
+from benchmarks import photos_quality
 
 
 def rows(ours, builtin_errors, steps=(3, 4, 5, 6, 7, 8)):

@@ -206,8 +206,8 @@ def test_cli(official, tmp_path):
 
 def test_shipped_tables_are_the_originals_converted(official):
     """coefficients/ ships SD1.5 and FLUX.1-dev tables; regenerating them from the originals changes nothing."""
-    res = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_official_tables.py"), "--check",
-                          "--official", official], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "scripts.make_official_tables", "--check", "--official", official],
+                         cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     for name, steps in [("sd15_dyweight_4steps", 4), ("sd15_dyweight_10steps", 10), ("flux1dev_dyweight_7steps", 7)]:
         table = load_table(os.path.join(ROOT, "coefficients", name + ".yaml"))

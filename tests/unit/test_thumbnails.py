@@ -2,15 +2,12 @@
 lists of node names: each committed .jpg is the picture scripts/make_workflows.py renders from its source."""
 import glob
 import os
-import sys
 
 import numpy as np
 from PIL import Image
 
-from conftest import ROOT
-
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
-import make_workflows  # noqa: E402
+from scripts import make_workflows
+from tooling.paths import ROOT
 
 
 def test_every_template_thumbnail_is_its_real_output(tmp_path):

@@ -4,6 +4,7 @@ Used by the end-to-end tests, the demo and the benchmarks. Only loopback address
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,16 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-PACK_NAME = "ComfyUI-DyWeight"
-
-
-def comfyui_path():
-    path = os.environ.get("COMFYUI_PATH")
-    if not path:
-        with open(os.path.join(ROOT, ".cache", "comfyui-path")) as f:
-            path = f.read().strip()
-    return path
+from .paths import PACK_NAME, ROOT, comfyui_path
 
 
 def free_port():
@@ -31,18 +23,48 @@ def free_port():
         return s.getsockname()[1]
 
 
+def pack_folder(base):
+    """The pack's folder as ComfyUI sees it in a base directory made by make_base_dir."""
+    return os.path.join(base, "custom_nodes", PACK_NAME)
+
+
 def make_base_dir(base=None):
     """A ComfyUI base directory whose custom_nodes/ holds a link to this pack."""
     base = base or tempfile.mkdtemp(prefix="dyweight-comfy-")
     os.makedirs(os.path.join(base, "custom_nodes"), exist_ok=True)
-    link = os.path.join(base, "custom_nodes", PACK_NAME)
+    link = pack_folder(base)
     if not os.path.islink(link):
         os.symlink(ROOT, link)
     return base
 
 
+def error_message(entry):
+    """The exception message of a failed prompt's history entry ("" if it did not fail in a node)."""
+    for kind, data in entry["status"].get("messages", []):
+        if kind == "execution_error":
+            return data["exception_message"]
+    return ""
+
+
+IMPORT_FAILURE = re.compile(r"Cannot import (\S+) module for custom nodes|\(IMPORT FAILED\): (\S+)")
+
+
+def pack_import_failures(log, pack_dir):
+    """The start-up log's custom-node import failures that are this pack's: judged by the module path ComfyUI
+    names, never by a substring of it (a clone named ComfyUI-DyWeight holds ComfyUI itself under .cache/, and
+    ComfyUI's own optional nodes, such as the audio ones without torchaudio, fail to import there)."""
+    failures = []
+    for line in log.splitlines():
+        match = IMPORT_FAILURE.search(line)
+        if match and os.path.normpath(match.group(1) or match.group(2)) == os.path.normpath(pack_dir):
+            failures.append(line)
+    return failures
+
+
 class ComfyServer:
-    def __init__(self, base=None, port=None, extra_args=()):
+    def __init__(self, base=None, port=None, extra_args=(), comfyui_dir=None):
+        """comfyui_dir: the ComfyUI to run (default: comfyui_path()), reached through whatever path is given."""
+        self.comfyui_dir = comfyui_dir or comfyui_path()
         self.base = make_base_dir(base)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -51,10 +73,10 @@ class ComfyServer:
         self.proc = None
 
     def start(self, timeout=120):
-        cmd = [sys.executable, os.path.join(comfyui_path(), "main.py"), "--cpu", "--listen", "127.0.0.1",
+        cmd = [sys.executable, os.path.join(self.comfyui_dir, "main.py"), "--cpu", "--listen", "127.0.0.1",
                "--port", str(self.port), "--base-directory", self.base, "--disable-auto-launch", *self.extra_args]
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=comfyui_path())
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.comfyui_dir)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

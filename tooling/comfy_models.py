@@ -1,5 +1,5 @@
 """Real ComfyUI model classes with random weights, built under inference mode as ComfyUI's loaders do.
-Used by the calibration tests and the GPU benchmark. Import only after conftest.load_pack()."""
+Used by the calibration tests and the GPU benchmark. Import only after tooling.pack.load_pack()."""
 import torch
 
 import comfy.model_base
