@@ -76,42 +76,53 @@ def expected_sigmas(table, identity):
 
 
 def owns_schedule(table):
-    """Made on the `dyweight` scheduler: the authors' tables, and calibrations run with it."""
+    """Made on the `dyweight` scheduler: the authors' tables, and calibrations with learned sigmas."""
     return table.provenance.get("scheduler") == SCHEDULER
 
 
+def schedule_hint(table):
+    """Where `table` does run automatically: the scheduler it was made on, or DyWeight Scheduler."""
+    scheduler = table.provenance.get("scheduler")
+    if scheduler:
+        return f"scheduler={scheduler} would use table '{table.label}'"
+    return f"DyWeight Scheduler would run table '{table.label}' on its own sigmas"
+
+
 def choose_table(tables, identity, sigmas):
-    """Pick the best table for `identity` and `sigmas`: (table or None, one-line message)."""
+    """Pick the best table for `identity` and `sigmas`: (table or None, one-line message).
+
+    A table runs automatically only on the schedule it was fitted on: on other sigmas nothing says it beats
+    the fallback (a table with learned sigmas, run on the karras sigmas it started from, can do worse than
+    ipndm), so those take the fallback and the message names the scheduler that would use the table."""
     sigmas = [float(s) for s in sigmas]
     steps = len(sigmas) - 1
-    best, other_range = None, []
+    best, other_schedule = None, []
     for table in tables:
         rank = identity_rank(table.model, identity)
         if rank is None or table.steps != steps:
             continue
-        expected = expected_sigmas(table, identity)
-        if not same_range(expected, sigmas):
-            other_range.append(table)  # a full-schedule table must not drive a partial schedule, or vice versa
+        if not sigmas_match(expected_sigmas(table, identity), sigmas):
+            other_schedule.append(table)
             continue
-        key = (0 if sigmas_match(expected, sigmas) else 1, rank)
-        if best is None or key < best[0]:
-            best = (key, table)
+        if best is None or rank < best[0]:
+            best = (rank, table)
     if best is None:
-        own = [t for t in other_range if owns_schedule(t)]
-        why = f" (tables for {steps} steps exist, but for another sigma range: denoise, start/end step, scheduler)" if other_range else ""
-        hint = f"; scheduler=dyweight would use table '{own[0].label}'" if own else ""
-        return None, f"[DyWeight] no table for {describe(identity, steps)}{why}: using the Adams-Bashforth fallback (= ipndm){hint}"
-    (schedule_miss, rank), table = best
+        fallback = f"[DyWeight] no table for {describe(identity, steps)}"
+        if other_schedule:
+            partial = not any(same_range(expected_sigmas(t, identity), sigmas) for t in other_schedule)
+            what = "another sigma range (denoise, start/end step)" if partial else "another schedule"
+            fallback += f" on these sigmas (tables for {steps} steps exist, made for {what})"
+        fallback += ": using the Adams-Bashforth fallback (= ipndm)"
+        if other_schedule:
+            fallback += "; " + schedule_hint(sorted(other_schedule, key=lambda t: not owns_schedule(t))[0])
+        return None, fallback
+    rank, table = best
     how = "weight fingerprint" if rank == 0 else "family"
     if rank == 1 and table.model.get("weights") and table.model.get("weights") == identity.get("weights"):
         how = (f"family; the same checkpoint, but calibrated with patches '{table.model.get('patches') or 'none'}' "
                f"and sampled with '{identity.get('patches') or 'none'}'")
     source = f" (from {table.provenance['source']})" if table.provenance.get("source") else ""
-    used = f"[DyWeight] using table '{table.label}' ({how} match) for {describe(identity, steps)}"
-    if schedule_miss:
-        return table, (f"{used}, but its sigmas differ from this schedule: results may be off; use scheduler=dyweight, "
-                       f"or calibrate for this scheduler{source}")
-    return table, used + source
+    return table, f"[DyWeight] using table '{table.label}' ({how} match) for {describe(identity, steps)}{source}"
 
 
 # --- the `dyweight` scheduler -------------------------------------------------------------------------
@@ -119,19 +130,31 @@ def scheduler_sigmas(tables, sampling, steps):
     """The `dyweight` scheduler: (sigmas, one-line message) for a model sampling described as
     {kind: discrete | flux | flow | continuous, sigma_min, sigma_max, shift, model_type, family, grid (discrete)}.
 
-    Discrete models get the recorded sigmas of the first table (user folder first) that was made on this
-    scheduler for `steps` from the model's sigma_max (to its sigma_min, or learned down to 0) for a model
-    of the same family and prediction type where known (SDXL never gets SD1.5's sigmas); flow models their shifted linspace at the
-    current shift, which is what FLUX tables train on. Otherwise the formula: the LDM discrete
-    schedule (discrete), FLUX's or SD3's shifted linspace (flow), Karras rho 7 (continuous)."""
+    The recorded sigmas of the first table (user folder first) made on this scheduler for `steps`, for a
+    model of the same family and prediction type where known (SDXL never gets SD1.5's sigmas), that starts
+    where this model's schedule starts; its other sigmas, learned ones included, may end anywhere. Tables
+    that follow FLUX's resolution shift get the formula at the current shift, which is what they train on.
+    Otherwise the formula: the LDM discrete schedule (discrete), FLUX's or SD3's shifted linspace (flow),
+    Karras rho 7 (continuous)."""
+    formula, message = formula_sigmas(sampling, steps)
+    for table in tables:
+        if table.steps == steps and owns_schedule(table) and not schedules.follows_resolution(table) \
+                and serves_model(table, sampling) and sigmas_match(table.sigmas[:1], formula[:1]):
+            return list(table.sigmas), f"[DyWeight] scheduler: the sigmas of table '{table.label}'"
+    return formula, message
+
+
+def serves_model(table, sampling):
+    """Same family, prediction type and (flow models) shift, where both sides know them."""
+    known = lambda k: sampling.get(k) is not None and table.model.get(k) is not None
+    same = lambda k, match: not known(k) or match(table.model[k], sampling[k])
+    return (same("family", str.__eq__) and same("model_type", str.__eq__)
+            and same("shift", lambda a, b: math.isclose(a, b, rel_tol=SIGMA_RTOL)))
+
+
+def formula_sigmas(sampling, steps):
     kind = sampling["kind"]
     if kind == "discrete":
-        ends = [sampling["sigma_max"], sampling["sigma_min"]]
-        same_kind = lambda t: all(sampling.get(k) in (None, t.model.get(k, sampling.get(k))) for k in ("model_type", "family"))
-        for table in tables:
-            table_ends = [table.sigmas[0], table.sigmas[-1] or sampling["sigma_min"]]
-            if table.steps == steps and owns_schedule(table) and same_kind(table) and sigmas_match(table_ends, ends):
-                return list(table.sigmas), f"[DyWeight] scheduler: the sigmas of table '{table.label}'"
         return schedules.discrete_sigmas(steps + 1, sampling["grid"]), "[DyWeight] scheduler: LDM discrete schedule (no table)"
     if kind == "flux":
         return schedules.flux_sigmas(steps, sampling["shift"]), f"[DyWeight] scheduler: FLUX shifted schedule, mu {sampling['shift']:g}"

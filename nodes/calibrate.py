@@ -257,9 +257,20 @@ def format_report(table, info):
         + ", ".join(f"{k} {v:.5f}" for k, v in r["holdout_error_starts"].items()) + ")",
         f"time: {r['seconds']:.1f}s (teacher {teacher})",
     ]
+    lines.append(where_it_runs(table))
     if r["stopped"]:
         lines.append(r["stopped"])
     return "\n".join(lines)
+
+
+def where_it_runs(table):
+    """The schedule lookup applies the table on, in words: on any other it takes the fallback."""
+    learned_from = table.provenance.get("sigmas_learned_from")
+    if learned_from:
+        return (f"runs on its own learned sigmas: sample with scheduler '{SCHEDULER}' (KSampler) or DyWeight Scheduler; "
+                f"on scheduler '{learned_from}' or any other the dyweight sampler takes the ipndm fallback")
+    return (f"runs on scheduler '{table.provenance.get('scheduler')}' at {table.steps} steps; "
+            f"on any other schedule the dyweight sampler takes the ipndm fallback")
 
 
 class DyWeightCalibrate(io.ComfyNode):
@@ -277,7 +288,10 @@ class DyWeightCalibrate(io.ComfyNode):
                 io.Latent.Input("latent_image", tooltip="Sets the resolution; an empty latent calibrates text-to-image."),
                 io.Int.Input("steps", default=6, min=1, max=50, tooltip="Sampling steps the table is for."),
                 io.Combo.Input("scheduler", options=comfy.samplers.SCHEDULER_NAMES, default="karras",
-                               tooltip="The scheduler you will sample with: the table is fitted to its sigmas."),
+                               tooltip="The schedule calibration starts from. With learn_sigmas off the table is fitted to these "
+                                       "sigmas: sample with this scheduler. With learn_sigmas on (the default) the table learns "
+                                       "its own sigmas from them and runs only on those: sample with scheduler 'dyweight'; "
+                                       "on this one the dyweight sampler takes the ipndm fallback."),
                 io.Float.Input("cfg", default=7.0, min=0.0, max=100.0, step=0.1, round=0.01, tooltip="CFG scale you will sample with."),
                 io.Int.Input("teacher_steps", default=0, min=0, max=1000, optional=True,
                              tooltip="Steps of the high-accuracy teacher solve (ipndm: one model call each). 0: from quality."),
@@ -310,8 +324,9 @@ class DyWeightCalibrate(io.ComfyNode):
                                          "model call, so N steps cost N - 1 calls (the authors use it for pixel models)."),
                 io.Boolean.Input("learn_sigmas", default=True, optional=True,
                                  tooltip="Also learn the step sigmas (the first stays), from the best of a few Karras shapes of the "
-                                         "scheduler's sigmas. The table then keeps its own schedule: "
-                                         "sample it with scheduler 'dyweight' (KSampler) or DyWeight Scheduler."),
+                                         "scheduler's sigmas. The table then keeps its own schedule and runs only on it: "
+                                         "sample with scheduler 'dyweight' (KSampler) or DyWeight Scheduler. On the scheduler "
+                                         "you calibrated from, the dyweight sampler takes the ipndm fallback."),
                 io.Combo.Input("quality", options=list(PRESETS), default=DEFAULT_PRESET, optional=True,
                                tooltip="How much work: sets every knob left at 0 (noises, batch, iterations, learning rate, "
                                        "teacher). best takes about 4 times as long as balanced. "

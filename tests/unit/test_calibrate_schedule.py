@@ -1,12 +1,14 @@
 """Learned sigmas, prompt batches (conditioning periods) and the quality presets of the calibration core."""
 import math
+import random
 
 import pytest
 import torch
 
 from dyweight_core.calibrate import (PRESETS, CalibrationConfig, CalibrationError, LearnedSigmas, calibrate, eval_batch,
                                      preset_settings, student_batch)
-from dyweight_core.lookup import scheduler_sigmas
+from dyweight_core import schedules
+from dyweight_core.lookup import choose_table, scheduler_sigmas, sigmas_match
 from dyweight_core.table import adams_bashforth_table
 from dyweight_core.testbed import GaussianMixture
 
@@ -98,3 +100,52 @@ def test_the_dyweight_scheduler_serves_learned_sigmas_only_to_the_same_family_an
     assert sigmas != v_table.sigmas and "no table" in message
     sigmas, _ = scheduler_sigmas([learned_table("V_PREDICTION", start=10.0)], dict(sampling, model_type="V_PREDICTION"), 4)
     assert sigmas[0] == pytest.approx(14.6146, rel=1e-4)  # another range is not served
+
+
+def random_learned_table(rng, steps, start, model, ends_at_zero):
+    """A table as Calibrate with learned sigmas saves it: the first sigma kept, the rest anywhere below it
+    (the last one too, where the schedule had no final 0: above or below the model's sigma_min)."""
+    inner = sorted((start * math.exp(-rng.uniform(0.05, 9.0)) for _ in range(steps - (1 if ends_at_zero else 0))), reverse=True)
+    table = adams_bashforth_table([start] + inner + ([0.0] if ends_at_zero else []))
+    table.model = dict(model)
+    table.provenance = {"scheduler": "dyweight", "learned_sigmas": True, "sigmas_learned_from": rng.choice(["karras", "dyweight"])}
+    return table
+
+
+SAMPLINGS = {  # (the scheduler's view of a model, the identity lookup sees)
+    "discrete": ({"kind": "discrete", "sigma_min": 0.0292, "sigma_max": 14.6146, "shift": 1.0, "model_type": "EPS", "family": "SD15",
+                  "grid": schedules.ldm_sigmas()}, {"family": "SD15", "model_type": "EPS", "shift": None}),
+    "flux": ({"kind": "flux", "sigma_min": 0.0, "sigma_max": 1.0, "shift": 1.15, "model_type": "FLUX", "family": "Flux"},
+             {"family": "Flux", "model_type": "FLUX", "shift": 1.15}),
+    "flow": ({"kind": "flow", "sigma_min": 0.0, "sigma_max": 1.0, "shift": 3.0, "model_type": "FLOW", "family": "SD3"},
+             {"family": "SD3", "model_type": "FLOW", "shift": 3.0}),
+    "continuous": ({"kind": "continuous", "sigma_min": 0.002, "sigma_max": 80.0, "shift": 1.0, "model_type": "EDM", "family": "SDXL"},
+                   {"family": "SDXL", "model_type": "EDM", "shift": None}),
+}
+
+
+@pytest.mark.parametrize("kind", list(SAMPLINGS))
+def test_every_learned_table_runs_on_its_own_sigmas_through_the_dyweight_scheduler(kind):
+    """Calibrate (learned sigmas) -> Save Table -> KSampler dyweight + dyweight: whatever the learned schedule, the
+    scheduler gives the table's sigmas and lookup then picks the table; other models and schedules never get it."""
+    sampling, identity = SAMPLINGS[kind]
+    rng = random.Random(kind)
+    for _ in range(300):
+        steps = rng.randint(2, 10)
+        start = scheduler_sigmas([], sampling, steps)[0][0]
+        table = random_learned_table(rng, steps, start, identity, ends_at_zero=rng.random() < 0.5)
+        sigmas, message = scheduler_sigmas([table], sampling, steps)
+        assert sigmas == table.sigmas and "sigmas of table" in message, (table.sigmas, message)
+        chosen, message = choose_table([table], identity, sigmas)
+        assert chosen is table and message.startswith("[DyWeight] using table"), message
+        # the schedule it started from (any other) takes the fallback and names the scheduler that would use the table
+        other = scheduler_sigmas([], sampling, steps)[0]
+        if not sigmas_match(other, table.sigmas):
+            chosen, message = choose_table([table], identity, other)
+            assert chosen is None and "scheduler=dyweight would use table" in message, message
+        # another step count, family, prediction type or flow shift gets the formula, not this table's sigmas
+        for other_sampling, n in ((sampling, steps + 1), (dict(sampling, family="Other"), steps),
+                                  (dict(sampling, model_type="V_PREDICTION"), steps), (dict(sampling, shift=sampling["shift"] * 1.5), steps)):
+            if other_sampling["shift"] != sampling["shift"] and kind not in ("flux", "flow"):
+                continue  # a discrete or EDM model has no shift
+            assert scheduler_sigmas([table], other_sampling, n) == scheduler_sigmas([], other_sampling, n)

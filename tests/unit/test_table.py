@@ -94,8 +94,8 @@ def test_lookup_rules(tmp_path):
     assert choose_table([family, other_model], ident, SIGMAS)[0].name == "family"
     t, msg = choose_table([other_sched, family], ident, SIGMAS)
     assert t.name == "family"  # a schedule match beats a fingerprint match on other sigmas
-    t, msg = choose_table([other_sched], ident, SIGMAS)
-    assert t.name == "other" and "sigmas differ" in msg
+    t, msg = choose_table([other_sched], ident, SIGMAS)  # nothing says it beats the fallback on sigmas it was not fitted on
+    assert t is None and "made for another schedule" in msg and msg.endswith("DyWeight Scheduler would run table 'other' on its own sigmas")
     t, msg = choose_table([other_model], ident, SIGMAS)
     assert t is None and "SD15/EPS, 4 steps" in msg and "fallback" in msg
     t, msg = choose_table([family], ident, SIGMAS[:-1])  # 3 steps: no table of that count
@@ -115,12 +115,12 @@ def test_lookup_of_tables_made_on_the_dyweight_scheduler():
         assert t is flux and "differ" not in msg and msg.endswith("(from the authors)")
     own = flux.replace(name="own", provenance={"scheduler": "beta"}, model={**flux.model, "shift": 1.15})
     t, msg = choose_table([own], {"family": "Flux", "model_type": "FLUX", "shift": 0.63}, schedules.flux_sigmas(4, 0.63))
-    assert t is own and "sigmas differ" in msg  # another shift is another schedule, not another model
+    assert t is None and msg.endswith("scheduler=beta would use table 'own'")  # another shift: another schedule, not another model
     assert choose_table([flux], {"family": "FluxSchnell", "model_type": "FLOW", "shift": 1.0}, schedules.flux_sigmas(4, 1.0))[0] is None
     sd = good_table(name="sd4", sigmas=[14.61, 4.09, 1.62, 0.695, 0.0292], provenance={"scheduler": "dyweight"})
     karras = [14.61, 3.17, 0.447, 0.0292, 0.0]
     t, msg = choose_table([sd], {"family": "SD15", "model_type": "EPS"}, karras)
-    assert t is None and msg.endswith("scheduler=dyweight would use table 'sd4'")
+    assert t is None and "another sigma range" in msg and msg.endswith("scheduler=dyweight would use table 'sd4'")
 
 
 def test_dyweight_scheduler_choice():
