@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tomllib
 
-from conftest import ROOT
+from tooling.paths import ROOT
 
 
 def test_comfy_node_validate_passes():
@@ -28,3 +28,12 @@ def test_pyproject_follows_the_registry_specification():
     assert "Repository" in project["urls"]  # filled at publication (README, Install)
     assert comfy["PublisherId"] and comfy["DisplayName"] and os.path.isfile(os.path.join(ROOT, comfy["Icon"]))
     assert all(os.path.isdir(os.path.join(ROOT, d)) for d in comfy["includes"])
+
+
+def test_requires_comfyui_admits_the_comfyui_the_suite_tests():
+    from packaging.specifiers import SpecifierSet
+    from tooling.paths import comfyui_path
+    required = tomllib.load(open(os.path.join(ROOT, "pyproject.toml"), "rb"))["tool"]["comfy"]["requires-comfyui"]
+    tested = re.search(r'__version__ = "([^"]+)"', open(os.path.join(comfyui_path(), "comfyui_version.py")).read()).group(1)
+    assert tested in SpecifierSet(required), (tested, required)
+    assert f"Tested against ComfyUI {tested}" in open(os.path.join(ROOT, "README.md")).read()
