@@ -52,7 +52,7 @@ def main():
             cuda.synchronize()
             cuda.reset_peak_memory_stats()
         config = CalibrationConfig(iterations=iterations, batch_size=2, window=3, teacher_steps=8,
-                                   eval_every=10 ** 6, checkpoint=checkpoint, seed=0)
+                                   eval_every=10 ** 6, checkpoint=checkpoint, seed=0, learn_sigmas=False)
         started = time.time()
         try:
             table, info = run_calibration(model, cond, cond, latent, 5, "karras", 7.5, config, samples=4, holdout=2)

@@ -17,39 +17,6 @@ from .solver import unroll
 from .table import adams_bashforth_table, euler_table, gradient_estimation_table, lms_table
 
 
-@dataclass
-class CalibrationConfig:
-    iterations: int = 300
-    lr: float = 5e-3
-    batch_size: int = 16
-    window: int = 8                 # every earlier derivative up to 8 steps (4 is enough for the lms and ipndm starts)
-    init: str = "best"              # a name in STARTS, or "best": whichever of them does best on the held-out noises
-    afs: bool = False               # analytical first step: one model call fewer (method/DYWEIGHT.md section 4)
-    convention: str = "denoiser"    # or "velocity" (flow models, like the FLUX tables)
-    learn_t_scale: bool = True
-    learn_sigmas: bool = False      # also move the inner step sigmas (the first and the final 0 stay), as LD3/GITS do
-    schedule_rhos: tuple = (3.0, 5.0, 7.0, 10.0)  # learned sigmas may start from Karras reshapes of these rho,
-    schedule_lifts: tuple = (2.0, 4.0, 8.0)        # then with the last sigma before 0 raised by these factors
-    loss: str = "log_rmse"          # a name in LOSSES; "perceptual" needs a decoder
-    huber_delta: float = 0.05
-    warmup: float = 0.1             # fraction of iterations
-    grad_clip: float = 1.0
-    eval_every: int = 10
-    select: str = "geomean"         # the held-out statistic that picks the table: a name in SELECTIONS
-    teacher: str = "ipndm"          # "ipndm" (Adams-Bashforth 4), "heun" or "euler"
-    teacher_steps: int = 64         # schedule intervals of the teacher solve
-    teacher_floor: float = 0.0      # smallest sigma the model knows: the teacher jumps to 0 from there (see teacher_sigmas)
-    teacher_rho: float = 7.0        # the teacher's step spacing (Karras rho; 0: even in log sigma)
-    checkpoint: bool = False        # recompute each model call in backward (memory for time)
-    eval_batch_size: int = 0        # teacher and held-out solves need no gradients: 0 = 4 x batch_size
-    period: int = 1                 # conditioning rows: latent i is guided by row i mod period, as in ComfyUI
-    seed: int = 0
-
-
-class CalibrationError(RuntimeError):
-    pass
-
-
 # What DyWeight Calibrate's `quality` sets, chosen from measurements on the trained Photos-32 network
 # (benchmarks/results/photos_quality.md and photos_what_moved.md). Teacher: ipndm, one call per step,
 # 32 steps on Karras spacing land 0.0012 (CFG 1) and 0.0024 (CFG 5) from a 200-step solve there, 5-50 times closer
@@ -67,6 +34,45 @@ DEFAULT_PRESET = "balanced"
 # against 82-107 s at CFG 5. The time saved buys iterations, which CFG 1 turns into error (5 steps, balanced:
 # 1.52x, 1.61x, 1.64x over the best built-in at 1, 1.5 and 2 times the iterations).
 UNGUIDED_ITERATIONS = 1.5
+
+
+DEFAULT_STEPS = 6  # DyWeight Calibrate's default step count
+BALANCED = PRESETS[DEFAULT_PRESET]
+
+
+@dataclass
+class CalibrationConfig:
+    """One calibration's settings. The defaults are DyWeight Calibrate's (the balanced preset at 6 steps, learned
+    sigmas), so code that builds a config gets what users get."""
+    iterations: int = math.ceil(BALANCED["step_iterations"] / DEFAULT_STEPS)
+    lr: float = BALANCED["lr"]
+    batch_size: int = BALANCED["batch_size"]
+    window: int = 8                 # every earlier derivative up to 8 steps (4 is enough for the lms and ipndm starts)
+    init: str = "best"              # a name in STARTS, or "best": whichever of them does best on the held-out noises
+    afs: bool = False               # analytical first step: one model call fewer (method/DYWEIGHT.md section 4)
+    convention: str = "denoiser"    # or "velocity" (flow models, like the FLUX tables)
+    learn_t_scale: bool = True
+    learn_sigmas: bool = True       # also move the inner step sigmas (the first and the final 0 stay), as LD3/GITS do
+    schedule_rhos: tuple = (3.0, 5.0, 7.0, 10.0)  # learned sigmas may start from Karras reshapes of these rho,
+    schedule_lifts: tuple = (2.0, 4.0, 8.0)        # then with the last sigma before 0 raised by these factors
+    loss: str = "log_rmse"          # a name in LOSSES; "perceptual" needs a decoder
+    huber_delta: float = 0.05
+    warmup: float = 0.1             # fraction of iterations
+    grad_clip: float = 1.0
+    eval_every: int = 10
+    select: str = "geomean"         # the held-out statistic that picks the table: a name in SELECTIONS
+    teacher: str = BALANCED["teacher"]            # "ipndm" (Adams-Bashforth 4), "heun" or "euler"
+    teacher_steps: int = BALANCED["teacher_steps"]  # schedule intervals of the teacher solve
+    teacher_floor: float = 0.0      # smallest sigma the model knows: the teacher jumps to 0 from there (see teacher_sigmas)
+    teacher_rho: float = 7.0        # the teacher's step spacing (Karras rho; 0: even in log sigma)
+    checkpoint: bool = False        # recompute each model call in backward (memory for time)
+    eval_batch_size: int = 0        # teacher and held-out solves need no gradients: 0 = 4 x batch_size
+    period: int = 1                 # conditioning rows: latent i is guided by row i mod period, as in ComfyUI
+    seed: int = 0
+
+
+class CalibrationError(RuntimeError):
+    pass
 
 
 def preset_settings(quality, steps, gpu=False, guided=True, **explicit):
@@ -281,90 +287,86 @@ def teacher_key(config, sigmas, sets):
             float(sigmas[-1])) + tuple(tuple(x.shape) for x in sets)
 
 
-def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, progress=None,
-              teacher_cache=None, test_x=None):
-    """Fit a table to `denoise` on `sigmas` from start latents train_x; select on holdout_x; report the
-    calibrated table, the fallback and Euler on test_x (latents that played no part in the choice;
-    holdout_x when not given).
-
-    progress(dict) is called after every teacher batch and iteration (and may raise to cancel).
-    teacher_cache: a dict reused across calls (same model, noises and schedule end) to skip the teacher;
-    it holds the endpoints on the CPU, so a cached setup keeps no accelerator memory.
-    Returns (table, report dict).
-    """
-    config = config or CalibrationConfig()
-    if config.select not in SELECTIONS:
-        raise CalibrationError(f"unknown select {config.select!r} ({', '.join(SELECTIONS)})")
-    started = time.time()
-    sigmas = [float(s) for s in sigmas]
-    gen = torch.Generator().manual_seed(config.seed)
-    loss_fn = make_loss(config, decode)
-
-    # Phase 1: teacher endpoints, computed once (cached across calls when given a cache).
-    test_x = holdout_x if test_x is None else test_x
-    sets = [train_x, holdout_x, test_x]
+def teacher_endpoints(denoise, sigmas, sets, config, progress=None, teacher_cache=None):
+    """Phase 1: the teacher's endpoints of each set of start latents, computed once (cached across calls when
+    given a cache, on the CPU, so a cached setup keeps no accelerator memory). Returns (endpoints, cached)."""
     key = teacher_key(config, sigmas, sets)
-    cached = teacher_cache is not None and key in teacher_cache
-    if cached:
-        train_t, hold_t, test_t = (t.to(train_x.device) for t in teacher_cache[key])
-    else:
-        batches = list(torch.cat(sets).split(eval_batch(config)))
-        ends = []
-        for k, xb in enumerate(batches):
-            ends.append(teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps, config.teacher_floor,
-                                       config.teacher_rho))
-            if progress is not None:
-                progress({"phase": "teacher", "done": k + 1, "total": len(batches)})
-        train_t, hold_t, test_t = torch.cat(ends).split([len(x) for x in sets])
-        if teacher_cache is not None:
-            teacher_cache[key] = tuple(t.cpu() for t in (train_t, hold_t, test_t))
-    teacher_seconds = time.time() - started
-    holdout_error = lambda table: SELECTIONS[config.select](
-        holdout_errors(denoise, table, holdout_x, hold_t, eval_batch(config)))
+    if teacher_cache is not None and key in teacher_cache:
+        return [t.to(sets[0].device) for t in teacher_cache[key]], True
+    batches = list(torch.cat(sets).split(eval_batch(config)))
+    ends = []
+    for k, xb in enumerate(batches):
+        ends.append(teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps, config.teacher_floor, config.teacher_rho))
+        if progress is not None:
+            progress({"phase": "teacher", "done": k + 1, "total": len(batches)})
+    endpoints = list(torch.cat(ends).split([len(x) for x in sets]))
+    if teacher_cache is not None:
+        teacher_cache[key] = tuple(t.cpu() for t in endpoints)
+    return endpoints, False
 
-    # Phase 2: the initialisation and its held-out error: the bar to beat ("best": the best of the starts on the given
-    # schedule). Learned sigmas also try that start on other shapes, which gradient steps would not reach: Karras
-    # reshapes by rho, then the best of those with its last sigma before 0 raised (on Photos-32, CFG 5, 6 steps, lms
-    # errs 0.148 on karras, 0.112 at rho 3, 0.094 at rho 5 ending at 0.25 instead of 0.03).
-    def try_start(init, start_sigmas, label):
-        base_k, weights_k, band_k = initial_table(start_sigmas, config, init)
-        table_k = table_from(base_k, weights_k, torch.tensor(base_k.t_scale, dtype=torch.float64),
-                             torch.tensor(start_sigmas, dtype=torch.float64))
-        error = holdout_error(table_k)
-        return error, label, start_sigmas, base_k, weights_k, band_k, table_k
 
-    tried = [try_start(init, sigmas, init) for init in (STARTS if config.init == "best" else [config.init])]
-    init = min(tried, key=lambda t: t[0])[1]
+@dataclass
+class Start:
+    """A candidate to start the fit from: a built-in sampler as a table on some schedule, and its held-out error."""
+    error: float
+    label: str
+    sigmas: list
+    base: object       # the CoefficientTable the fit varies
+    weights: object    # its weights, band-masked
+    band: object       # the history window's mask
+    table: object      # the start as a table, to keep if nothing beats it
+
+
+def choose_start(sigmas, config, holdout_error, progress=None):
+    """Phase 2: the bar to beat. "best": the best of the built-in starts on the given schedule; with learned sigmas
+    also that start on Karras reshapes of it by rho, then the best of those with its last sigma before 0 raised,
+    which gradient steps would not reach (on Photos-32, CFG 5, 6 steps, lms errs 0.148 on karras, 0.112 at rho 3,
+    0.094 at rho 5 ending at 0.25 instead of 0.03). Returns (the best start, {label: held-out error})."""
+    planned = (len(STARTS) if config.init == "best" else 1) + (len(config.schedule_rhos) + len(config.schedule_lifts)) * config.learn_sigmas
+    tried = []
+
+    def start(init, start_sigmas, label):
+        base, weights, band = initial_table(start_sigmas, config, init)
+        table = table_from(base, weights, torch.tensor(base.t_scale, dtype=torch.float64), torch.tensor(start_sigmas, dtype=torch.float64))
+        candidate = Start(holdout_error(table), label, start_sigmas, base, weights, band, table)
+        if progress is not None:
+            progress({"phase": "choosing", "done": len(tried) + 1, "total": max(planned, len(tried) + 1)})
+        tried.append(candidate)
+        return candidate
+
+    for init in (STARTS if config.init == "best" else [config.init]):
+        start(init, sigmas, init)
+    init = min(tried, key=lambda t: t.error).label
     if config.learn_sigmas:
-        by_rho = {rho: try_start(init, shape, f"{init} @ rho {rho:g}") for rho in config.schedule_rhos
+        by_rho = {rho: start(init, shape, f"{init} @ rho {rho:g}") for rho in config.schedule_rhos
                   if (shape := karras_between(sigmas, rho)) is not None}
-        tried += by_rho.values()
         if by_rho:
-            rho = min(by_rho, key=lambda r: by_rho[r][0])
-            tried += [try_start(init, shape, f"{init} @ rho {rho:g}, end x{lift:g}") for lift in config.schedule_lifts
-                      if (shape := karras_between(sigmas, rho, lift)) is not None]
-    start_errors = {label: error for error, label, *_ in tried}
-    init_err, start, start_sigmas, base, weights0, band, init_table = min(tried, key=lambda t: t[0])
-    schedule = LearnedSigmas(start_sigmas, config.learn_sigmas)
-    best = {"table": init_table, "error": init_err, "iteration": 0}
+            rho = min(by_rho, key=lambda r: by_rho[r].error)
+            for lift in config.schedule_lifts:
+                if (shape := karras_between(sigmas, rho, lift)) is not None:
+                    start(init, shape, f"{init} @ rho {rho:g}, end x{lift:g}")
+    return min(tried, key=lambda t: t.error), {t.label: t.error for t in tried}
 
-    # Phase 3: Adam on (W, s[, sigmas]), band-masked after every step.
-    W = weights0.clone().requires_grad_(True)
-    s = torch.tensor(base.t_scale, dtype=torch.float64, requires_grad=config.learn_t_scale)
+
+def fit(denoise, start, train_x, train_t, config, loss_fn, holdout_error, progress=None, started=None):
+    """Phase 3: Adam on (W, s[, sigmas]), band-masked after every step; the held-out error every eval_every
+    iterations keeps the best table seen (the start, if nothing beats it). Returns (best, history, stopped)."""
+    gen = torch.Generator().manual_seed(config.seed)
+    schedule = LearnedSigmas(start.sigmas, config.learn_sigmas)
+    best = {"table": start.table, "error": start.error, "iteration": 0}
+    W = start.weights.clone().requires_grad_(True)
+    s = torch.tensor(start.base.t_scale, dtype=torch.float64, requires_grad=config.learn_t_scale)
     params = [W] + ([s] if config.learn_t_scale else []) + ([schedule.u] if config.learn_sigmas else [])
     opt = torch.optim.Adam(params, lr=config.lr)
-    ckpt = None
-    if config.checkpoint:
-        ckpt = lambda fn, *a: torch.utils.checkpoint.checkpoint(fn, *a, use_reentrant=False)
+    ckpt = (lambda fn, *a: torch.utils.checkpoint.checkpoint(fn, *a, use_reentrant=False)) if config.checkpoint else None
     history, stopped = [], None
     for it in range(config.iterations):
         for group in opt.param_groups:
             group["lr"] = lr_at(it, config)
         idx = student_batch(len(train_x), config.batch_size, config.period, gen)
-        xb, tb = train_x[idx], train_t[idx]
         with torch.enable_grad():
-            out = unroll(denoise, xb, schedule(), base.replace(weights=W * band, t_scale=s), checkpoint=ckpt)
-            loss = loss_fn(out, tb.to(out.dtype))
+            out = unroll(denoise, train_x[idx], schedule(), start.base.replace(weights=W * start.band, t_scale=s), checkpoint=ckpt)
+            loss = loss_fn(out, train_t[idx].to(out.dtype))
             opt.zero_grad(set_to_none=True)
             loss.backward()
         grads_finite = all(p.grad is None or torch.isfinite(p.grad).all() for p in params)
@@ -374,18 +376,48 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
         torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         opt.step()
         with torch.no_grad():
-            W.mul_(band)
+            W.mul_(start.band)
             s.clamp_(0.5, 1.5)
-        entry = {"iteration": it + 1, "loss": loss.item(), "seconds": time.time() - started}
+        entry = {"iteration": it + 1, "loss": loss.item(), "seconds": time.time() - (started or 0)}
         if (it + 1) % config.eval_every == 0 or it + 1 == config.iterations:
-            cand = table_from(base, W, s, schedule())
-            error = holdout_error(cand)
-            entry["holdout_error"] = error
+            candidate = table_from(start.base, W, s, schedule())
+            entry["holdout_error"] = error = holdout_error(candidate)
             if error < best["error"]:
-                best = {"table": cand, "error": error, "iteration": it + 1}
+                best = {"table": candidate, "error": error, "iteration": it + 1}
         history.append(entry)
         if progress is not None:
             progress({"phase": "student", **entry, "total": config.iterations, "best_holdout": best["error"]})
+    return best, history, stopped
+
+
+def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, progress=None,
+              teacher_cache=None, test_x=None):
+    """Fit a table to `denoise` on `sigmas` from start latents train_x; select on holdout_x; report the
+    calibrated table, the fallback and Euler on test_x (latents that played no part in the choice;
+    holdout_x when not given).
+
+    progress(dict) is called after every teacher batch and iteration (and may raise to cancel).
+    teacher_cache: a dict reused across calls (same model, noises and schedule end) to skip the teacher.
+    Returns (table, report dict).
+    """
+    config = config or CalibrationConfig()
+    if config.select not in SELECTIONS:
+        raise CalibrationError(f"unknown select {config.select!r} ({', '.join(SELECTIONS)})")
+    started = time.time()
+    sigmas = [float(s) for s in sigmas]
+    loss_fn = make_loss(config, decode)
+    test_x = holdout_x if test_x is None else test_x
+
+    # Phase 1: teacher endpoints.
+    (train_t, hold_t, test_t), cached = teacher_endpoints(denoise, sigmas, [train_x, holdout_x, test_x], config, progress, teacher_cache)
+    teacher_seconds = time.time() - started
+    holdout_error = lambda table: SELECTIONS[config.select](holdout_errors(denoise, table, holdout_x, hold_t, eval_batch(config)))
+
+    # Phase 2: the start, the bar to beat.
+    start, start_errors = choose_start(sigmas, config, holdout_error, progress)
+
+    # Phase 3: the fit, keeping the best table on the held-out latents.
+    best, history, stopped = fit(denoise, start, train_x, train_t, config, loss_fn, holdout_error, progress, started)
 
     # Phase 4: what a user compares, on test latents that played no part in choosing the table.
     test_median = lambda t: holdout_errors(denoise, t, test_x, test_t, eval_batch(config)).median().item()
@@ -393,7 +425,7 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
                                                  ("euler", euler_table(sigmas)))}
     report = {
         "test_median_calibrated": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
-        "init": start, "holdout_error_starts": start_errors, "holdout_error_init": init_err, "holdout_error_best": best["error"],
+        "init": start.label, "holdout_error_starts": start_errors, "holdout_error_init": start.error, "holdout_error_best": best["error"],
         "best_iteration": best["iteration"], "iterations_run": len(history), "history": history,
         "teacher_seconds": teacher_seconds, "teacher_cached": cached, "seconds": time.time() - started, "stopped": stopped,
         "train_samples": len(train_x), "holdout_samples": len(holdout_x), "test_samples": len(test_x),
@@ -401,8 +433,8 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
     table = copy.deepcopy(best["table"])
     table.provenance = {
         "source": "DyWeight Calibrate", "teacher": f"{config.teacher} {config.teacher_steps} steps", "learned_sigmas": config.learn_sigmas,
-        "loss": config.loss, "init": start, "iterations": len(history), "samples": len(train_x),
-        "holdout_selected_by": config.select, "holdout_error_init": init_err, "holdout_error_after": best["error"],
+        "loss": config.loss, "init": start.label, "iterations": len(history), "samples": len(train_x),
+        "holdout_selected_by": config.select, "holdout_error_init": start.error, "holdout_error_after": best["error"],
         "test_median_after": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
     }
     return table, report

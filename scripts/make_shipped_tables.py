@@ -22,7 +22,7 @@ def main():
     for kind, scheduler, steps in SHIPPED:
         model, pos, neg, latent = DyWeightDemoModel.execute(kind, 3.0, 1, 0).result
         config = CalibrationConfig(iterations=400, lr=1e-2 if kind == "flow" else 3e-3, batch_size=16, window=3,
-                                   teacher="heun", teacher_steps=256, init="adams_bashforth",  # as the shipped tables were made
+                                   teacher="heun", teacher_steps=256, init="adams_bashforth", learn_sigmas=False,  # as the shipped tables were made
                                    convention="velocity" if kind == "flow" else "denoiser")
         table, info = run_calibration(model, pos, neg, latent, steps, scheduler, 1.0, config, samples=128, holdout=32)
         table.provenance["source"] = "shipped: DyWeight Calibrate on the built-in demo model (scripts/make_shipped_tables.py)"

@@ -71,12 +71,12 @@ def test_calibration_improves_held_out_error_and_is_never_worse_than_init():
 
 def test_calibration_starts_from_the_best_built_in_on_held_out():
     D = MIX.denoiser("eps")
-    table, report = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), CalibrationConfig(iterations=0, teacher_steps=32))
+    table, report = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), CalibrationConfig(iterations=0, teacher_steps=32, learn_sigmas=False))
     errors = report["holdout_error_starts"]
     assert set(errors) == set(STARTS) and len(set(errors.values())) == len(STARTS)  # each measured, all different
     assert report["init"] == min(errors, key=errors.get) and report["holdout_error_init"] == min(errors.values())
     assert table.weights == STARTS[report["init"]](SIGMAS, 3).weights  # no iterations: the start itself
-    _, one = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), CalibrationConfig(iterations=0, teacher_steps=32, init="lms"))
+    _, one = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), CalibrationConfig(iterations=0, teacher_steps=32, init="lms", learn_sigmas=False))
     assert list(one["holdout_error_starts"]) == ["lms"] and one["holdout_error_init"] == errors["lms"]
     with pytest.raises(CalibrationError, match="unknown init"):
         calibrate(D, SIGMAS, starts(8, 1), starts(8, 2), CalibrationConfig(iterations=0, teacher_steps=8, init="dpmpp"))
@@ -89,7 +89,7 @@ def test_held_out_error_is_the_geometric_mean_unless_the_median_is_asked_for():
     measured = {}
     for select, statistic in (("geomean", lambda e: e.log().mean().exp().item()), ("median", lambda e: e.median().item())):
         cache = {}
-        config = CalibrationConfig(iterations=0, teacher_steps=32, init="lms", select=select)
+        config = CalibrationConfig(iterations=0, teacher_steps=32, init="lms", select=select, learn_sigmas=False)
         table, report = calibrate(D, SIGMAS, starts(16, 1), hold, config, teacher_cache=cache)
         (_, hold_t, _), = cache.values()
         measured[select] = statistic(per_sample_rmse(unroll(D, hold, SIGMAS, table), hold_t))
@@ -124,7 +124,7 @@ def test_learned_sigmas_start_from_the_best_schedule_shape_on_held_out():
     assert {f"{first} @ rho {rho}, end x{k:g}" for k in config.schedule_lifts} <= set(errors)
     assert report["init"] == min(errors, key=errors.get) and report["holdout_error_init"] == min(errors.values())
     assert len(table.sigmas) == len(SIGMAS) and table.sigmas[0] == SIGMAS[0] and table.sigmas[-1] == 0.0
-    _, fixed = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), CalibrationConfig(iterations=0, teacher_steps=32))
+    _, fixed = calibrate(D, SIGMAS, starts(16, 1), starts(16, 2), CalibrationConfig(iterations=0, teacher_steps=32, learn_sigmas=False))
     assert set(fixed["holdout_error_starts"]) == set(STARTS)  # sigmas not learned: the given schedule only
 
 
@@ -178,7 +178,7 @@ def test_report_is_measured_on_a_separate_test_set_and_the_cache_holds_cpu_tenso
     from dyweight_core.calibrate import per_sample_rmse
     D = MIX.denoiser("eps")
     cache = {}
-    config = CalibrationConfig(iterations=20, lr=3e-3, batch_size=8, teacher_steps=32, eval_every=2)
+    config = CalibrationConfig(iterations=20, lr=3e-3, batch_size=8, teacher_steps=32, eval_every=2, learn_sigmas=False)
     table, report = calibrate(D, SIGMAS, starts(16, 1), starts(8, 2), config, teacher_cache=cache, test_x=starts(12, 3))
     assert report["test_samples"] == 12 and report["holdout_samples"] == 8
     (_, _, test_t), = cache.values()
