@@ -15,7 +15,7 @@ test: setup
 
 bench: setup
 	$(PY) -m benchmarks.photos_quality
-	$(PY) -m benchmarks.photos_quality --sweep
+	$(PY) -m benchmarks.photos_sweep
 	$(PY) -m benchmarks.quality
 	$(PY) -m benchmarks.overhead
 	$(PY) -m benchmarks.photos_time

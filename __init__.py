@@ -10,7 +10,7 @@ if "folder_paths" in sys.modules:
     try:
         from .nodes import NODES
         from .nodes.api import ComfyExtension
-        from .nodes.calibrate import release_teacher_caches_with_models
+        from .nodes.teacher_cache import release_teacher_caches_with_models
         from .nodes.photos import register_model_family
         from .nodes.sampler import register_folder, register_sampler
 

@@ -30,7 +30,7 @@ def step(mode, hidden, depth):
     from tooling import comfy_models
     from comfyui_dyweight.dyweight_core.solver import unroll
     from comfyui_dyweight.dyweight_core.table import euler_table
-    from comfyui_dyweight.nodes import calibrate as cal
+    from comfyui_dyweight.nodes import differentiable as cal
     model = comfy_models.detected_flux(sizes=dict(hidden_size=hidden, num_heads=hidden // 128, axes_dim=[16, 56, 56],
                                                   depth=depth, depth_single_blocks=depth, mlp_ratio=4.0, context_in_dim=32))
     cond = comfy_models.flux_conditioning()

@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from benchmarks.photos_quality import Bench  # the real ComfyUI in-process, the model loaded as a checkpoint
+from benchmarks.photos_bench import Bench  # the real ComfyUI in-process, the model loaded as a checkpoint
 
 
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -89,7 +89,7 @@ def op_shares(unet, batch, backward):
 
 
 def frozen_unet(bench):
-    from comfyui_dyweight.nodes.calibrate import make_weights_differentiable
+    from comfyui_dyweight.nodes.differentiable import make_weights_differentiable
     unet = bench.model.model.diffusion_model
     make_weights_differentiable(unet)  # the calibration's own step: ComfyUI made the weights under inference mode
     return unet.requires_grad_(False)

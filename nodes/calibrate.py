@@ -1,10 +1,9 @@
 """DyWeight Calibrate: distil a table for the user's model, prompt and schedule inside the graph."""
-import collections
 import dataclasses
 import datetime
-import hashlib
 import logging
 import math
+import time
 
 import torch
 
@@ -16,82 +15,12 @@ import comfy.utils
 from .api import io
 
 from ..dyweight_core.calibrate import DEFAULT_PRESET, LOSSES, PRESETS, CalibrationConfig, calibrate, preset_settings
-from .model_info import continuous_sampling, feed_hash, model_identity
 from ..dyweight_core.lookup import SCHEDULER
+from .differentiable import (calibration_patcher, clone_conditioning, make_weights_differentiable, updates_activations_in_place,
+                             vae_decoder, weight_pointers, with_saved_copies)
+from .model_info import model_identity
 from .sampler import TABLE
-
-
-# --- making a ComfyUI model differentiable --------------------------------------------------------
-def made_in_inference_mode(t):
-    """True for inference tensors, and for parameters whose data a later .to() replaced: those
-    report is_inference() False but still have no version counter, which autograd needs."""
-    try:
-        t._version  # raises for both kinds
-    except RuntimeError:
-        return True
-    return t.is_inference()
-
-
-def make_weights_differentiable(module):
-    """ComfyUI creates weights under inference mode; autograd cannot save those for backward.
-    Swap each for an ordinary copy (same values, one tensor at a time, so memory stays flat)."""
-    for mod in module.modules():
-        for name, p in list(mod._parameters.items()):
-            if p is not None and made_in_inference_mode(p):
-                mod._parameters[name] = torch.nn.Parameter(p.detach().clone(), requires_grad=False)
-        for name, b in list(mod._buffers.items()):
-            if b is not None and made_in_inference_mode(b):
-                mod._buffers[name] = b.detach().clone()
-
-
-def calibration_patcher(model):
-    """A clone of the MODEL whose sampling is differentiable in sigma; the user's MODEL is untouched."""
-    patcher = model.clone()
-    continuous = continuous_sampling(model.get_model_object("model_sampling"))
-    if continuous is not None:
-        patcher.add_object_patch("model_sampling", continuous)
-    return patcher, "native" if continuous is None else "continuous"
-
-
-def updates_activations_in_place(denoise, x, sigma, checkpoint=False):
-    """Some ComfyUI model code (the Flux blocks' `x += ...`) updates tensors autograd saved; probe once,
-    on one latent, recomputed in backward like the calibration itself when it checkpoints."""
-    call = denoise if not checkpoint else (lambda xx, ss: torch.utils.checkpoint.checkpoint(denoise, xx, ss, use_reentrant=False))
-    try:
-        with torch.enable_grad():
-            call(x[:1].clone().requires_grad_(True), sigma).sum().backward()
-        return False
-    except RuntimeError as e:
-        if "modified by an inplace operation" in str(e):
-            return True
-        raise
-
-
-def with_saved_copies(denoise, weights, copied=None):
-    """Autograd keeps copies of the activations it saves, so later in-place updates cannot corrupt backward.
-    The model's own weights and buffers (data pointers in `weights`) are never updated in place: they
-    are saved as they are, not copied once per model call. `copied` (a list) collects the bytes copied."""
-    def pack(t):
-        if t.data_ptr() in weights:
-            return t
-        if copied is not None:
-            copied.append(t.numel() * t.element_size())
-        return t.clone()
-
-    def call(x, sigma):
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            return denoise(x, sigma)
-    return call
-
-
-def weight_pointers(module):
-    return {t.data_ptr() for t in list(module.parameters()) + list(module.buffers())}
-
-
-def clone_conditioning(cond):
-    """Ordinary (non-inference) copies of conditioning tensors."""
-    clone = lambda v: v.clone() if torch.is_tensor(v) else v
-    return [[clone(c[0]), {k: clone(v) for k, v in c[1].items()}] for c in cond]
+from .teacher_cache import content_hash, teacher_cache
 
 
 class CalibrationSampler(comfy.samplers.Sampler):
@@ -113,13 +42,6 @@ class CalibrationSampler(comfy.samplers.Sampler):
         return latent_image
 
 
-def vae_decoder(vae, model):
-    """Latents (the model's space) -> images in [0, 1], (B, C, H, W), differentiably, through ComfyUI's VAE."""
-    make_weights_differentiable(vae.first_stage_model)
-    latent_format = model.get_model_object("latent_format")
-    return lambda z: vae.decode(latent_format.process_out(z)).movedim(-1, 1)
-
-
 def start_latents(sampling, sigmas, latent, count, seed, device, max_denoise):
     """x at sigmas[0] for `count` seeded noises, as ComfyUI's KSAMPLER builds it."""
     noise = torch.randn((count,) + tuple(latent.shape[1:]), generator=torch.Generator().manual_seed(seed))
@@ -127,54 +49,24 @@ def start_latents(sampling, sigmas, latent, count, seed, device, max_denoise):
     return sampling.noise_scaling(sigmas[0], noise, base, max_denoise).to(device)
 
 
-def content_hash(obj):
-    """A key for conditioning and latents: tensors by full value, everything else by content."""
-    h = hashlib.sha256()
-    feed_hash(h, obj)
-    return h.hexdigest()
+PHASES = {"teacher": "teacher solve", "choosing": "choosing the start", "student": "fitting"}
 
 
-TEACHER_CACHES = collections.OrderedDict()  # recent calibration setups -> their teacher endpoints
-
-
-def teacher_cache(key, keep=2):
-    """The teacher cache of a setup (model, conditioning, cfg, noises): recalibrating it for another
-    step count of the same schedule reuses the teacher solve."""
-    cache = TEACHER_CACHES.pop(key, None) or {}
-    TEACHER_CACHES[key] = cache
-    while len(TEACHER_CACHES) > keep:
-        TEACHER_CACHES.popitem(last=False)
-    return cache
-
-
-def release_teacher_caches_with_models():
-    """ComfyUI's "free memory" / "unload models" (the /free endpoint) ends in unload_all_models: let it drop
-    the teacher caches too. Chained once, in place; the original runs first and unchanged."""
-    original = comfy.model_management.unload_all_models
-    if getattr(original, "releases_dyweight_caches", False):
-        return
-
-    def unload_all_models(*args, **kwargs):
-        result = original(*args, **kwargs)
-        TEACHER_CACHES.clear()
-        return result
-    unload_all_models.releases_dyweight_caches = True
-    comfy.model_management.unload_all_models = unload_all_models
-
-
-def progress_reporter(total):
-    """The node's progress bar runs twice: over the teacher's batches, then over the iterations."""
-    pbar = comfy.utils.ProgressBar(total)
+def progress_reporter():
+    """The node's bar runs over each phase in turn (the teacher's batches, the starts tried, the iterations); the console
+    names the phase with an estimate of the time it has left, so a long GPU run is never a silent bar."""
+    pbar, began = comfy.utils.ProgressBar(1), {}
 
     def report(p):
         comfy.model_management.throw_exception_if_processing_interrupted()  # Cancel stops here
-        if p["phase"] == "student":
-            pbar.update_absolute(p["iteration"], total)
-            if p["iteration"] % 25 == 0 or p["iteration"] == p["total"]:
-                logging.info(f"[DyWeight] calibrate {p['iteration']}/{p['total']} loss {p['loss']:.4g} best held-out {p['best_holdout']:.4g}")
-        else:
-            pbar.update_absolute(p["done"], p["total"])
-            logging.info(f"[DyWeight] teacher solve {p['done']}/{p['total']}")
+        phase, done, total = p["phase"], p.get("done", p.get("iteration")), p["total"]
+        began.setdefault(phase, (time.time(), done - 1))
+        pbar.update_absolute(done, total)
+        start, first = began[phase]
+        left = (time.time() - start) / max(done - first, 1) * (total - done)
+        if phase != "student" or done % 25 == 0 or done == total:
+            extra = f", loss {p['loss']:.4g}, best held-out {p['best_holdout']:.4g}" if phase == "student" else ""
+            logging.info(f"[DyWeight] calibrate: {PHASES[phase]} {done}/{total}{extra}, about {left:.0f} s left")
     return report
 
 
@@ -196,7 +88,34 @@ def teacher_floor(model):
     return float(model.get_model_object("model_sampling").sigma_min)
 
 
-def run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout, denoise=1.0, vae=None):
+def calibration_settings(model, steps, cfg, quality=DEFAULT_PRESET, samples=0, holdout=0, batch_size=0, iterations=0,
+                         learning_rate=0.0, teacher_steps=0, window=CalibrationConfig.window, loss=CalibrationConfig.loss,
+                         checkpointing="auto", seed=0, afs=False, learn_sigmas=True, **core):
+    """DyWeight Calibrate's inputs as (CalibrationConfig, training noises, held-out noises): the preset fills every
+    knob left at 0; `core` sets CalibrationConfig fields the node does not show (benchmarks)."""
+    flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
+    gpu = model.load_device.type != "cpu"
+    knobs = preset_settings(quality, steps, gpu, guided=not math.isclose(cfg, 1.0), samples=samples, holdout=holdout,
+                            batch_size=batch_size, iterations=iterations, lr=learning_rate, teacher_steps=teacher_steps)
+    config = CalibrationConfig(iterations=knobs["iterations"], lr=knobs["lr"], batch_size=knobs["batch_size"],
+                               window=min(window, steps), convention="velocity" if flow else "denoiser", loss=loss,
+                               teacher=knobs["teacher"], teacher_steps=knobs["teacher_steps"],
+                               checkpoint=checkpointing == "on" or (checkpointing == "auto" and gpu),
+                               seed=seed, afs=afs, learn_sigmas=learn_sigmas, **core)
+    return config, knobs["samples"], knobs["holdout"]
+
+
+def calibrate_with_inputs(model, positive, negative, latent_image, steps, scheduler, cfg, denoise=1.0, vae=None,
+                          fit=calibrate, start=start_latents, core=None, **inputs):
+    """What DyWeight Calibrate does with its inputs: (table, the core's report). `fit` and `start` default to the
+    calibration core and the seeded noises; benchmarks pass their own (the in-sample ceiling)."""
+    config, samples, holdout = calibration_settings(model, steps, cfg, **inputs, **(core or {}))
+    return run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout,
+                           denoise=denoise, vae=vae, fit=fit, start=start)
+
+
+def run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout, denoise=1.0,
+                    vae=None, fit=calibrate, start=start_latents):
     """Calibrate `model` on the stock schedule; returns (table, report dict)."""
     period = conditioning_period(positive, negative)
     whole = lambda n: -(-n // period) * period  # every row of a prompt batch gets the same number of noises
@@ -214,18 +133,18 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
         guider = comfy.samplers.CFGGuider(patcher)
         guider.set_conds(clone_conditioning(positive), clone_conditioning(negative))
         guider.set_cfg(cfg)
-        report = progress_reporter(config.iterations)
+        report = progress_reporter()
 
         def run(denoise_fn, device, max_denoise):
             identity = model_identity(model)  # now loaded with its patches (LoRAs), as when sampling
-            train = start_latents(sampling, sigmas, latent, samples, config.seed, device, max_denoise)
-            hold = start_latents(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device, max_denoise)
-            test = start_latents(sampling, sigmas, latent, holdout, config.seed + 2_000_003, device, max_denoise)
+            train = start(sampling, sigmas, latent, samples, config.seed, device, max_denoise)
+            hold = start(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device, max_denoise)
+            test = start(sampling, sigmas, latent, holdout, config.seed + 2_000_003, device, max_denoise)
             decode = vae_decoder(vae, model) if vae is not None and config.loss == "perceptual" else None
             cache = teacher_cache((identity["fingerprint"], content_hash([positive, negative, latent]), float(cfg),
                                    config.seed, samples, holdout, config.batch_size, timestep_mode))
-            table, info = calibrate(denoise_fn, sigmas.tolist(), train, hold, config, decode=decode, progress=report,
-                                    teacher_cache=cache, test_x=test)
+            table, info = fit(denoise_fn, sigmas.tolist(), train, hold, config, decode=decode, progress=report,
+                              teacher_cache=cache, test_x=test)
             table.model = identity
             return table, info
 
@@ -337,20 +256,8 @@ class DyWeightCalibrate(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, teacher_steps=0, iterations=0,
-                seed=0, samples=0, holdout=0, batch_size=0, window=CalibrationConfig.window, learning_rate=0.0, loss=CalibrationConfig.loss,
-                checkpointing="auto", vae=None, denoise=1.0, afs=False, learn_sigmas=True, quality=DEFAULT_PRESET) -> io.NodeOutput:
-        flow = isinstance(model.get_model_object("model_sampling"), comfy.model_sampling.CONST)
-        gpu = model.load_device.type != "cpu"
-        checkpoint = checkpointing == "on" or (checkpointing == "auto" and gpu)
-        knobs = preset_settings(quality, steps, gpu, guided=not math.isclose(cfg, 1.0), samples=samples, holdout=holdout, batch_size=batch_size, iterations=iterations,
-                                lr=learning_rate, teacher_steps=teacher_steps)
-        config = CalibrationConfig(iterations=knobs["iterations"], lr=knobs["lr"], batch_size=knobs["batch_size"],
-                                   window=min(window, steps), convention="velocity" if flow else "denoiser", loss=loss,
-                                   teacher=knobs["teacher"], teacher_steps=knobs["teacher_steps"], checkpoint=checkpoint,
-                                   seed=seed, afs=afs, learn_sigmas=learn_sigmas)
-        table, info = run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config,
-                                      knobs["samples"], knobs["holdout"], denoise=denoise, vae=vae)
+    def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, **inputs) -> io.NodeOutput:
+        table, info = calibrate_with_inputs(model, positive, negative, latent_image, steps, scheduler, cfg, **inputs)
         text = format_report(table, info)
         logging.info(text)
         return io.NodeOutput(table, text, ui={"text": [text]})

@@ -133,7 +133,7 @@ def inside_calibration(model, cond, sigmas, latent_shape, body, cfg=1.0):
     """body(model_wrap, sigmas, extra_args, noise) run where DyWeight Calibrate works: in a comfy Sampler driven
     by a CFGGuider over the calibration patcher, gradients on, weights made differentiable."""
     import comfy.samplers
-    from comfyui_dyweight.nodes import calibrate as cal
+    from comfyui_dyweight.nodes import differentiable as cal
 
     class Body(comfy.samplers.Sampler):
         def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False):

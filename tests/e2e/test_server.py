@@ -145,7 +145,7 @@ def test_cancel_stops_a_long_calibration_quickly_and_writes_nothing(server):
     }
     prompt_id = server.queue(prompt)["prompt_id"]
     deadline = time.time() + 60
-    while "calibrate 25/20000" not in server.read_log() and time.time() < deadline:
+    while "fitting 25/20000" not in server.read_log() and time.time() < deadline:
         time.sleep(0.2)  # wait until it is inside the optimisation loop
     assert time.time() < deadline
     asked = time.time()

@@ -12,10 +12,11 @@ def mods(pack):
     import comfy.model_management
     import comfy.samplers
     from comfyui_dyweight.dyweight_core import solver, table
-    from comfyui_dyweight.nodes import calibrate, testbed
+    from comfyui_dyweight.nodes import calibrate, differentiable, teacher_cache, testbed
     from tooling import comfy_models
     return {"mm": comfy.model_management, "samplers": comfy.samplers, "solver": solver, "table": table,
-            "calibrate": calibrate, "testbed": testbed, "models": comfy_models}
+            "calibrate": calibrate, "differentiable": differentiable, "teacher_cache": teacher_cache, "testbed": testbed,
+            "models": comfy_models}
 
 
 def gradients_through(mods, model, cond, latent_shape, scheduler, cfg, steps=3):
@@ -59,7 +60,7 @@ def test_weights_moved_after_inference_mode_loading_become_differentiable(mods):
         layer = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3))
     layer.to(torch.float64)
     assert not layer[0].weight.is_inference()
-    mods["calibrate"].make_weights_differentiable(layer)
+    mods["differentiable"].make_weights_differentiable(layer)
     x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     layer(x).square().sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
@@ -75,7 +76,7 @@ def test_gradient_through_real_flux_transformer(mods):
 def test_continuous_timestep_agrees_with_comfy_on_the_grid(mods):
     model, _ = mods["models"].unet_model()
     sampling = model.get_model_object("model_sampling")
-    patched = mods["calibrate"].calibration_patcher(model)[0].get_model_object("model_sampling")
+    patched = mods["differentiable"].calibration_patcher(model)[0].get_model_object("model_sampling")
     grid = sampling.sigmas[::37]
     assert torch.allclose(patched.timestep(grid), sampling.timestep(grid).float(), atol=1e-3)
     mid = torch.sqrt(sampling.sigmas[10] * sampling.sigmas[11])
@@ -121,13 +122,13 @@ def live_tensor_bytes():
 
 
 def test_cancel_stops_calibration_returns_nothing_and_frees_its_memory(mods, caplog):
-    mm, cal = mods["mm"], mods["calibrate"]
+    mm, cal = mods["mm"], mods["teacher_cache"]
     calibrate_demo(mods, iterations=1, seed=21)  # first use: ComfyUI's own one-time allocations
     before = live_tensor_bytes()
 
     class PressCancel(logging.Handler):  # the user presses Cancel once the optimisation is under way
         def emit(self, record):
-            if "calibrate 25/" in record.getMessage():
+            if "fitting 25/" in record.getMessage():
                 mm.interrupt_current_processing(True)
     handler = PressCancel()
     logging.getLogger().addHandler(handler)
@@ -265,7 +266,7 @@ def test_flux_in_place_updates_copy_activations_only_and_checkpointing_needs_no_
     the activations, not of the weights (a copy of the transformer per call before); with checkpointing
     the probe finds nothing to copy, and the gradient is the same."""
     import comfy.samplers
-    cal = mods["calibrate"]
+    cal = mods["differentiable"]
     model = mods["models"].detected_flux()
     cond = mods["models"].flux_conditioning()
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 3)
@@ -292,28 +293,34 @@ def test_flux_in_place_updates_copy_activations_only_and_checkpointing_needs_no_
     assert gap < 1e-4
 
 
-def test_progress_bar_moves_during_the_teacher_solve(mods):
-    """The teacher solve can be most of the runtime: the node's bar runs over its batches first."""
+def test_progress_tells_the_phase_teacher_then_choosing_then_fitting(mods, caplog):
+    """The teacher solve can be most of the runtime: the node's bar runs over its batches first, then over the starts
+    tried, then over the iterations; the console names each phase with the time it has left."""
     import comfy.utils
     updates = []
     previous = comfy.utils.PROGRESS_BAR_HOOK
     comfy.utils.set_progress_bar_global_hook(lambda value, total, preview, node_id=None: updates.append((value, total)))
     try:
-        calibrate_demo(mods, steps=4, iterations=12, seed=21)  # 32 + 16 + 16 noises in batches of 4 x 8: 2 teacher batches
+        with caplog.at_level(logging.INFO):
+            calibrate_demo(mods, steps=4, iterations=12, seed=21)  # 32 + 16 + 16 noises in batches of 4 x 8: 2 teacher batches
     finally:
         comfy.utils.set_progress_bar_global_hook(previous)
-    teacher = [u for u in updates if u[1] == 2]
-    student = [u for u in updates if u[1] == 12]
-    assert [v for v, _ in teacher] == [1, 2] and student[-1] == (12, 12)
-    assert updates.index(teacher[-1]) < updates.index(student[0])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[DyWeight] calibrate: ")]
+    phases = [next(p for p in ("teacher solve", "choosing the start", "fitting") if p in line) for line in lines]
+    assert phases == sorted(phases, key=["teacher solve", "choosing the start", "fitting"].index) and len(set(phases)) == 3
+    assert all(line.endswith(" s left") for line in lines)
+    teacher = [u for u in updates[:2]]
+    assert teacher == [(1, 2), (2, 2)] and updates[-1] == (12, 12)
+    chosen = updates[2:updates.index((1, 12))]
+    assert chosen and [v for v, _ in chosen] == list(range(1, len(chosen) + 1))  # one tick per start tried
 
 
 def test_free_memory_releases_the_teacher_caches(mods):
     """ComfyUI's "free memory" button and /free end in unload_all_models; the teacher endpoints go with the models."""
     import comfy.model_management
     calibrate_demo(mods, steps=3, iterations=2, seed=31)
-    assert mods["calibrate"].TEACHER_CACHES
+    assert mods["teacher_cache"].TEACHER_CACHES
     comfy.model_management.unload_all_models()
-    assert not mods["calibrate"].TEACHER_CACHES
-    mods["calibrate"].release_teacher_caches_with_models()  # registering twice chains once
+    assert not mods["teacher_cache"].TEACHER_CACHES
+    mods["teacher_cache"].release_teacher_caches_with_models()  # registering twice chains once
     assert comfy.model_management.unload_all_models.releases_dyweight_caches

@@ -4,20 +4,22 @@ import pytest
 import torch
 
 from benchmarks import photos_quality
+from benchmarks.photos_bench import EVAL_COUNT
+from tooling.samplers import BUILTINS
 
 
 def rows(ours, builtin_errors, steps=(3, 4, 5, 6, 7, 8)):
     """Benchmark rows on the same noises at every count: the built-ins' errors and ours (per noise)."""
     out = []
     for s in steps:
-        errors = {name: builtin_errors(k).tolist() for k, name in enumerate(photos_quality.BUILTINS)}
+        errors = {name: builtin_errors(k).tolist() for k, name in enumerate(BUILTINS)}
         errors["dyweight (dyweight)"] = ours.tolist()
         out.append({"cfg": 5.0, "steps": s, "noise_errors": errors})
     return out
 
 
 def noise(seed):
-    return torch.rand(photos_quality.EVAL_COUNT, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + 0.5
+    return torch.rand(EVAL_COUNT, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + 0.5
 
 
 def test_a_ratio_the_same_on_every_noise_has_no_spread():
