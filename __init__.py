@@ -12,7 +12,8 @@ if "folder_paths" in sys.modules:
         from .nodes.api import ComfyExtension
         from .nodes.teacher_cache import release_teacher_caches_with_models
         from .nodes.photos import register_model_family
-        from .nodes.sampler import register_folder, register_sampler
+        from .nodes.sampler import register_sampler
+        from .nodes.table_folders import register_folder
 
         register_folder()
         register_model_family()

@@ -50,12 +50,12 @@ def main():
     load_pack(cpu=args.device == "cpu")
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     import comfy.k_diffusion.sampling as kd
-    from comfyui_dyweight.dyweight_core.solver import sample_dyweight
+    from comfyui_dyweight.dyweight_core.solver import sample_with_table
     from comfyui_dyweight.dyweight_core.table import adams_bashforth_table
 
     sigmas = kd.get_sigmas_karras(STEPS, 0.0292, 14.6146)
     table = adams_bashforth_table(sigmas.tolist())
-    samplers = {"ipndm": kd.sample_ipndm, "dyweight": lambda m, x, s, disable=None: sample_dyweight(m, x, s, disable=disable, table=table)}
+    samplers = {"ipndm": kd.sample_ipndm, "dyweight": lambda m, x, s, disable=None: sample_with_table(m, x, s, disable=disable, table=table)}
     rows = []
     for label, shape in SHAPES.items():
         x = torch.randn(shape, device=args.device)

@@ -1,4 +1,4 @@
-"""Quality vs steps on the exact testbed: calibrated dyweight against every deterministic one-call-per-step
+"""Quality vs steps on the exact demo mixture: calibrated dyweight against every deterministic one-call-per-step
 built-in ComfyUI sampler, by median per-sample endpoint error against the exact ODE solution on held-out
 noise. Also calibration wall time and peak memory (CPU). Writes benchmarks/results/quality.{md,json,png}.
 
@@ -34,10 +34,10 @@ def main():
     import comfy.samplers
     from comfyui_dyweight.dyweight_core.calibrate import CalibrationConfig, per_sample_rmse
     from comfyui_dyweight.dyweight_core.table import adams_bashforth_table
-    from comfyui_dyweight.dyweight_core.testbed import GaussianMixture, reference_solve
+    from comfyui_dyweight.dyweight_core.mixture import GaussianMixture, reference_solve
     from comfyui_dyweight.nodes.calibrate import run_calibration
     from comfyui_dyweight.nodes.sampler import DyWeightSampler
-    from comfyui_dyweight.nodes.testbed import prompt_conditioning, testbed_model
+    from comfyui_dyweight.nodes.mixture import prompt_conditioning, mixture_model
 
     mix = GaussianMixture.pictures()
     median_error = lambda out, truth: per_sample_rmse(out.double(), truth).median().item()
@@ -47,7 +47,7 @@ def main():
     steps_list = [4, 6] if args.quick else STEPS
     rows, truths = [], {}
     for kind, scheduler in (SETTINGS[:1] + SETTINGS[2:] if args.quick else SETTINGS):
-        model = testbed_model(kind, 3.0, mix)
+        model = mixture_model(kind, 3.0, mix)
         sampling = model.get_model_object("model_sampling")
         for steps in steps_list:
             sigmas = comfy.samplers.calculate_sigmas(sampling, scheduler, steps)

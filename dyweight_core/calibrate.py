@@ -1,4 +1,5 @@
-"""Distil a DyWeight table for one model and schedule (method/DYWEIGHT.md section 6).
+"""Distil a DyWeight table for one model and schedule (Zhao et al. 2026, arXiv 2603.11607: the coefficients are
+learned by distilling a high-step teacher; docs/how-it-works.md says how this implementation does it).
 
 Data-free: a high-step teacher solves the ODE from a set of start latents once; the DyWeight
 student is unrolled from the same latents with gradients reaching its weights and time scales;
@@ -17,22 +18,19 @@ from .solver import unroll
 from .table import adams_bashforth_table, euler_table, gradient_estimation_table, lms_table
 
 
-# What DyWeight Calibrate's `quality` sets, chosen from measurements on the trained Photos-32 network
-# (benchmarks/results/photos_quality.md and photos_what_moved.md). Teacher: ipndm, one call per step,
-# 32 steps on Karras spacing land 0.0012 (CFG 1) and 0.0024 (CFG 5) from a 200-step solve there, 5-50 times closer
-# than the calibrated few-step students.
+# What DyWeight Calibrate's `quality` sets, chosen by measurements on the trained Photos-32 network (the numbers are in
+# benchmarks/results/photos_what_moved.md). Teacher: ipndm, one call per step: at 32 steps it is already many times
+# closer to the ODE's endpoint than any few-step student, so more teacher steps buy nothing the student can use.
 # `step_iterations` is iterations x steps: an iteration unrolls every step, so a preset takes about the same time at
-# any step count (balanced: 80 iterations at 5 steps, 50 at 8). lr 2e-2: with the whole history in the window, 5e-2
-# overshoots (CFG 1, 8 steps: 1.95x at 5e-2, 2.17x at 2e-2, 1.91x at 1e-2 over ipndm).
+# any step count. lr 2e-2: with the whole history in the window, larger rates overshoot and smaller ones stop short.
 PRESETS = {
     "fast": dict(samples=32, holdout=8, batch_size=8, step_iterations=240, lr=2e-2, teacher="ipndm", teacher_steps=32),
     "balanced": dict(samples=64, holdout=16, batch_size=8, step_iterations=400, lr=2e-2, teacher="ipndm", teacher_steps=32),
     "best": dict(samples=128, holdout=32, batch_size=16, step_iterations=1200, lr=2e-2, teacher="ipndm", teacher_steps=64),
 }
 DEFAULT_PRESET = "balanced"
-# At CFG 1 ComfyUI calls the model once per step, not twice (cond and uncond): on Photos-32 a calibration took 53-71 s
-# against 82-107 s at CFG 5. The time saved buys iterations, which CFG 1 turns into error (5 steps, balanced:
-# 1.52x, 1.61x, 1.64x over the best built-in at 1, 1.5 and 2 times the iterations).
+# At CFG 1 ComfyUI calls the model once per step, not twice (cond and uncond), so a calibration takes about two thirds
+# of the time; the time saved buys iterations, which CFG 1 turns into lower error (photos_what_moved.md).
 UNGUIDED_ITERATIONS = 1.5
 
 
@@ -49,7 +47,7 @@ class CalibrationConfig:
     batch_size: int = BALANCED["batch_size"]
     window: int = 8                 # every earlier derivative up to 8 steps (4 is enough for the lms and ipndm starts)
     init: str = "best"              # a name in STARTS, or "best": whichever of them does best on the held-out noises
-    afs: bool = False               # analytical first step: one model call fewer (method/DYWEIGHT.md section 4)
+    afs: bool = False               # analytical first step: one model call fewer (coefficients/README.md, the update)
     convention: str = "denoiser"    # or "velocity" (flow models, like the FLUX tables)
     learn_t_scale: bool = True
     learn_sigmas: bool = True       # also move the inner step sigmas (the first and the final 0 stay), as LD3/GITS do
@@ -97,8 +95,8 @@ def teacher_sigmas(sigmas, steps, floor=0.0, rho=7.0):
     last nonzero one, or, where it ends at 0, down to `floor` and then one jump to 0: floor = the model's smallest
     sigma, where every ComfyUI sampler makes that jump (below it a discrete model knows no timestep), or 0 for a
     model exact at any sigma: then down to 1e-4 of the last nonzero sigma. Karras rather than even in log sigma:
-    steps go where a guided trajectory bends (Photos-32, CFG 5, 32 ipndm steps: 0.0024 from a 200-step solve,
-    against 0.0068-0.0099 evenly in log sigma). rho 0: that old spacing, which the mixture benchmark keeps."""
+    steps go where a guided trajectory bends, which lands a few times closer to a 200-step solve at the same cost
+    (photos_what_moved.md). rho 0: spacing even in log sigma, which the mixture benchmark keeps."""
     sigmas = [float(s) for s in sigmas]
     if rho == 0:
         return _log_even_sigmas(sigmas, steps, floor)
@@ -181,9 +179,8 @@ def make_loss(config, decode=None):
 
 
 # What picks the start and the iteration on the held-out latents. The geometric mean (what log_rmse trains) rather
-# than the median: on 16 latents the median is noisy enough to pick the wrong table. Photos-32, seed 1, scored on
-# the benchmark's 64 noises: CFG 5, 8 steps, the median picked the last iterate (0.97x lms), the geometric mean a
-# start (1.38x, the best of the 16 candidates); CFG 1, 6 steps 1.13x and 1.26x (best candidate 1.31x).
+# than the median: on 16 latents the median is noisy enough to pick a table worse than its start, which the
+# geometric mean does not (photos_what_moved.md, "held-out statistic").
 SELECTIONS = {
     "geomean": lambda errors: mean_log(errors).exp().item(),
     "median": lambda errors: errors.median().item(),
@@ -320,8 +317,8 @@ class Start:
 def choose_start(sigmas, config, holdout_error, progress=None):
     """Phase 2: the bar to beat. "best": the best of the built-in starts on the given schedule; with learned sigmas
     also that start on Karras reshapes of it by rho, then the best of those with its last sigma before 0 raised,
-    which gradient steps would not reach (on Photos-32, CFG 5, 6 steps, lms errs 0.148 on karras, 0.112 at rho 3,
-    0.094 at rho 5 ending at 0.25 instead of 0.03). Returns (the best start, {label: held-out error})."""
+    which gradient steps would not reach: a reshaped schedule can err a third less than the given one before any
+    fitting (photos_what_moved.md). Returns (the best start, {label: held-out error})."""
     planned = (len(STARTS) if config.init == "best" else 1) + (len(config.schedule_rhos) + len(config.schedule_lifts)) * config.learn_sigmas
     tried = []
 

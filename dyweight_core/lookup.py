@@ -1,4 +1,4 @@
-"""Finding tables on disk and choosing one for a model and schedule (DESIGN.md, lookup rules)."""
+"""Finding tables on disk and choosing one for a model and schedule (the rules: docs/how-it-works.md, How tables are found)."""
 import math
 import os
 

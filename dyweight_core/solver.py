@@ -1,4 +1,5 @@
-"""The DyWeight multistep update (method/DYWEIGHT.md section 3) with the k-diffusion signature.
+"""The DyWeight multistep update (Zhao et al. 2026, arXiv 2603.11607; written out in coefficients/README.md) with the
+k-diffusion signature.
 
 One loop serves sampling (no grad, in-place, fast) and calibration (autograd reaches the
 weights and the time scales). Coefficient arithmetic (tau, step sizes) runs in float64 on
@@ -111,8 +112,8 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
 
 
 @torch.no_grad()
-def sample_dyweight(model, x, sigmas, extra_args=None, callback=None, disable=None, table=None):
-    """DyWeight: learned multistep ODE solver with implicit time calibration (Zhao et al. 2026)."""
+def sample_with_table(model, x, sigmas, extra_args=None, callback=None, disable=None, table=None):
+    """DyWeight with a given table (Adams-Bashforth = ipndm without one): learned multistep ODE solver (Zhao et al. 2026)."""
     extra_args = {} if extra_args is None else extra_args
     table = adams_bashforth_table(sigmas) if table is None else table
     s_in = x.new_ones([x.shape[0]])

@@ -4,7 +4,7 @@ from .sampler import DyWeightSampler
 from .tables import (DyWeightInlineTable, DyWeightInspect, DyWeightLoadTable, DyWeightSaveTable, DyWeightScheduler,
                      DyWeightTableAsText)
 from .photos import DyWeightPhotosModel
-from .testbed import DyWeightDemoDecode, DyWeightDemoModel
+from .mixture import DyWeightDemoDecode, DyWeightDemoModel
 
 NODES = [DyWeightSampler, DyWeightCalibrate, DyWeightLoadTable, DyWeightInlineTable, DyWeightTableAsText, DyWeightSaveTable,
          DyWeightScheduler, DyWeightInspect, DyWeightDemoModel, DyWeightPhotosModel,

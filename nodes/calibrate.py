@@ -19,7 +19,7 @@ from ..dyweight_core.lookup import SCHEDULER
 from .differentiable import (calibration_patcher, clone_conditioning, make_weights_differentiable, updates_activations_in_place,
                              vae_decoder, weight_pointers, with_saved_copies)
 from .model_info import model_identity
-from .sampler import TABLE
+from .table_folders import TABLE
 from .teacher_cache import content_hash, teacher_cache
 
 

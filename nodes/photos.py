@@ -61,9 +61,9 @@ class DyWeightPhotosModel(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="DyWeightPhotosModel", display_name="DyWeight Demo Photos Model (trained, no download)",
+            node_id="DyWeightPhotosModel", display_name="DyWeight Photos-32 (trained, no download)",
             category="sampling/dyweight/demo",
-            description="A small trained class-conditional UNet (attention, SD's EPS schedule) that draws 32x32 pictures "
+            description="A small trained class-conditional UNet (attention, v-prediction on SD's discrete schedule) that draws 32x32 pictures "
                         "in the style of eight photographs. Ships with the pack (3 MB), loads like a checkpoint, and "
                         "runs in seconds on a CPU: the place to try samplers and calibration without a download.",
             inputs=[

@@ -1,45 +1,20 @@
-"""The `dyweight` sampler in ComfyUI: dropdown registration, table lookup for a MODEL, DyWeight Sampler node."""
+"""The `dyweight` sampler and scheduler in ComfyUI: dropdown registration, table lookup for a MODEL, DyWeight Sampler."""
 import contextlib
 import logging
-import os
 
 import torch
 
 import comfy.k_diffusion.sampling
 import comfy.samplers
-import folder_paths
 from .api import io
 
 from ..dyweight_core import solver
-from ..dyweight_core.lookup import SCHEDULER, choose_table, scan_tables, scheduler_sigmas, sigmas_match
+from ..dyweight_core.lookup import SCHEDULER, choose_table, scheduler_sigmas, sigmas_match
 from ..dyweight_core.table import TableError, adams_bashforth_table
 from .model_info import continuous_sampling, find_patcher, model_identity, sampling_description
+from .table_folders import TABLE, usable_tables
 
 SAMPLER_NAME = "dyweight"
-FOLDER = "dyweight"
-SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "coefficients")
-TABLE = io.Custom("DYWEIGHT_TABLE")
-
-
-def register_folder():
-    """User tables live in <models>/dyweight, so they survive updates of the pack; folders named in
-    extra_model_paths.yaml come first, the default is always there too."""
-    folder_paths.add_model_folder_path(FOLDER, os.path.join(folder_paths.models_dir, FOLDER))
-    folder_paths.folder_names_and_paths[FOLDER][1].update({".yaml", ".yml"})
-
-
-def user_table_dir():
-    return folder_paths.get_folder_paths(FOLDER)[0]
-
-
-def table_folders():
-    """User folders first: a user's table wins over a shipped one of the same name."""
-    return folder_paths.get_folder_paths(FOLDER) + [SHIPPED_DIR]
-
-
-def usable_tables():
-    """Every table that loads, user folders first (broken files are listed by Load Table, never used)."""
-    return [t for _, t in scan_tables(table_folders()) if not isinstance(t, TableError)]
 
 
 def resolve_table(model, sigmas, table=None):
@@ -99,7 +74,7 @@ def sample_dyweight(model, x, sigmas, extra_args=None, callback=None, disable=No
     """DyWeight: learned multistep ODE solver; finds the table for the model when none is given."""
     table = resolve_table(model, sigmas.tolist(), table)
     with timesteps_as_calibrated(model, table):
-        return solver.sample_dyweight(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, table=table)
+        return solver.sample_with_table(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable, table=table)
 
 
 def dyweight_scheduler(model_sampling, steps):

@@ -10,7 +10,7 @@ from ..dyweight_core import heatmap
 from ..dyweight_core.lookup import read_cached, scan_tables
 from ..dyweight_core.schedules import flux_mu, table_sigmas
 from ..dyweight_core.table import TableError, save_table, table_from_text, table_to_text
-from .sampler import TABLE, table_folders, user_table_dir
+from .table_folders import TABLE, table_folders, user_table_dir
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

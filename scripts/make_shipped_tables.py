@@ -18,7 +18,7 @@ def main():
     from comfyui_dyweight.dyweight_core.calibrate import CalibrationConfig
     from comfyui_dyweight.dyweight_core.table import save_table
     from comfyui_dyweight.nodes.calibrate import run_calibration
-    from comfyui_dyweight.nodes.testbed import DyWeightDemoModel
+    from comfyui_dyweight.nodes.mixture import DyWeightDemoModel
     for kind, scheduler, steps in SHIPPED:
         model, pos, neg, latent = DyWeightDemoModel.execute(kind, 3.0, 1, 0).result
         config = CalibrationConfig(iterations=400, lr=1e-2 if kind == "flow" else 3e-3, batch_size=16, window=3,

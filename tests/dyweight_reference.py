@@ -1,4 +1,4 @@
-"""An independent, deliberately plain implementation of DYWEIGHT.md section 3-5 (float64, full history),
+"""An independent, deliberately plain implementation of the DyWeight update as coefficients/README.md writes it (float64, full history),
 used to check dyweight_core.solver. Shares no code with it."""
 import torch
 

@@ -19,11 +19,11 @@ BEGIN, END = "<!-- supported-models:begin -->", "<!-- supported-models:end -->"
 # Calibrate is proven on it, and the tests that run the dyweight sampler (and Calibrate) on ComfyUI's own classes.
 FAMILIES = {
     "SD15": ("Stable Diffusion 1.5 and its fine-tunes", True, "tests/integration/test_shipped_tables.py, test_calibrate_in_comfy.py"),
-    "Flux": ("FLUX.1-dev", True, "tests/integration/test_shipped_tables.py, test_calibrate_in_comfy.py, test_hardening.py"),
+    "Flux": ("FLUX.1-dev", True, "tests/integration/test_shipped_tables.py, test_calibrate_in_comfy.py, test_bad_input.py"),
     "FluxSchnell": ("FLUX.1-schnell (it never gets a FLUX.1-dev table)", False, "tests/integration/test_shipped_tables.py"),
     "DyWeightPhotos32": ("DyWeight Photos-32, the built-in trained network", True,
                          "tests/e2e/test_calibrated_table_reaches_pictures.py, tests/integration/test_photos_model.py"),
-    "DyWeightTestbed": ("the built-in exact demo model", True, "tests/e2e/test_server.py"),
+    "DyWeightMixture": ("the built-in exact demo model", True, "tests/e2e/test_server.py"),
 }
 
 

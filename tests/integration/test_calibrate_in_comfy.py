@@ -1,5 +1,5 @@
 """Calibration inside real ComfyUI: gradients through real model classes loaded under inference mode,
-the DyWeight Calibrate node end to end on the testbed, cancel, determinism, automatic pick-up."""
+the DyWeight Calibrate node end to end on the demo mixture, cancel, determinism, automatic pick-up."""
 import logging
 import os
 
@@ -12,10 +12,10 @@ def mods(pack):
     import comfy.model_management
     import comfy.samplers
     from comfyui_dyweight.dyweight_core import solver, table
-    from comfyui_dyweight.nodes import calibrate, differentiable, teacher_cache, testbed
+    from comfyui_dyweight.nodes import calibrate, differentiable, teacher_cache, mixture
     from tooling import comfy_models
     return {"mm": comfy.model_management, "samplers": comfy.samplers, "solver": solver, "table": table,
-            "calibrate": calibrate, "differentiable": differentiable, "teacher_cache": teacher_cache, "testbed": testbed,
+            "calibrate": calibrate, "differentiable": differentiable, "teacher_cache": teacher_cache, "mixture": mixture,
             "models": comfy_models}
 
 
@@ -87,7 +87,7 @@ def calibrate_demo(mods, kind="eps", steps=4, iterations=40, seed=0, scheduler=N
     node = mods["calibrate"].DyWeightCalibrate
     kw.setdefault("learn_sigmas", False)  # these tests are about fixed schedules; learned ones: test_photos_model.py
     with torch.inference_mode():
-        model, pos, neg, latent = mods["testbed"].DyWeightDemoModel.execute(kind, 3.0, 1, 0).result
+        model, pos, neg, latent = mods["mixture"].DyWeightDemoModel.execute(kind, 3.0, 1, 0).result
         out = node.execute(model, neg, neg, latent, steps, scheduler or ("karras" if kind != "flow" else "simple"), 1.0,
                            teacher_steps=64, iterations=iterations, seed=seed, samples=32, holdout=16, batch_size=8,
                            learning_rate=3e-3, **kw)
@@ -99,7 +99,7 @@ def test_calibrate_node_beats_fallback_and_records_provenance(mods):
     prov = table.provenance
     assert prov["test_median_after"] < 0.5 * prov["test_median_fallback"]
     assert prov["holdout_error_after"] <= prov["holdout_error_init"]
-    assert table.model["family"] == "DyWeightTestbed" and table.model["fingerprint"]
+    assert table.model["family"] == "DyWeightMixture" and table.model["fingerprint"]
     assert prov["scheduler"] == "karras" and prov["cfg"] == 1.0 and prov["teacher"] == "ipndm 64 steps"
     assert prov["samples"] == 32 and "date" in prov and prov["timestep"] == "continuous"
     assert "calibrated" in report and "fallback" in report and "euler" in report
@@ -162,7 +162,7 @@ def test_saved_table_is_used_by_plain_ksampler(mods, tmp_path, caplog):
         assert os.path.dirname(path) == folder
         latent = torch.zeros((4,) + tuple(model.model.diffusion_model.means.shape[1:]))
         noise = comfy.sample.prepare_noise(latent, 3)
-        cond = mods["testbed"].prompt_conditioning(model.model.diffusion_model.mixture, [])
+        cond = mods["mixture"].prompt_conditioning(model.model.diffusion_model.mixture, [])
         with caplog.at_level(logging.INFO):
             ours = comfy.sample.sample(model, noise, 4, 1.0, "dyweight", "karras", cond, cond, latent, disable_pbar=True)
         assert any("using table 'demo_eps_4' (weight fingerprint match)" in r.message for r in caplog.records)
@@ -191,7 +191,7 @@ def test_calibrating_on_the_dyweight_scheduler_then_sampling_with_it(mods, tmp_p
         DyWeightSaveTable.execute(table.replace(sigmas=table.sigmas[:1] + inner + table.sigmas[-1:]), "dw4", False)
         assert comfy.samplers.calculate_sigmas(sampling, "dyweight", 4).tolist()[1] == pytest.approx(table.sigmas[1] * 0.999)
         latent = torch.zeros((2,) + tuple(model.model.diffusion_model.means.shape[1:]))
-        cond = mods["testbed"].prompt_conditioning(model.model.diffusion_model.mixture, [])
+        cond = mods["mixture"].prompt_conditioning(model.model.diffusion_model.mixture, [])
         with caplog.at_level(logging.INFO), torch.inference_mode():
             comfy.sample.sample(model, comfy.sample.prepare_noise(latent, 3), 4, 1.0, "dyweight", "dyweight", cond, cond,
                                 latent, disable_pbar=True)
@@ -205,7 +205,7 @@ def test_perceptual_loss_through_a_real_comfy_vae(mods):
     import comfy.sd
     from comfyui_dyweight.dyweight_core.calibrate import CalibrationError
     with torch.inference_mode():  # as VAELoader builds it
-        vae = comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})  # the testbed's latents are RGB pictures
+        vae = comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})  # the demo mixture's latents are RGB pictures
     _, (table, report) = calibrate_demo(mods, iterations=15, loss="perceptual", vae=vae)
     assert table.provenance["loss"] == "perceptual"
     assert table.provenance["test_median_after"] < table.provenance["test_median_fallback"]
@@ -251,7 +251,7 @@ def test_img2img_calibration_makes_a_table_for_the_denoise_schedule(mods):
     import comfy.samplers
     node = mods["calibrate"].DyWeightCalibrate
     with torch.inference_mode():
-        model, pos, neg, latent = mods["testbed"].DyWeightDemoModel.execute("eps", 3.0, 1, 0).result
+        model, pos, neg, latent = mods["mixture"].DyWeightDemoModel.execute("eps", 3.0, 1, 0).result
         picture = {"samples": model.model.diffusion_model.means[:1].float()}
         table, report = node.execute(model, neg, neg, picture, 4, "karras", 1.0, teacher_steps=32, iterations=20,
                                      samples=16, holdout=8, batch_size=8, learning_rate=3e-3, denoise=0.5,

@@ -97,7 +97,7 @@ def test_the_dyweight_scheduler_knows_which_model_a_sampling_belongs_to(pack):
     import comfy.model_sampling
     from comfyui_dyweight.nodes.model_info import owner_family
     from comfyui_dyweight.nodes.photos import load_photos_model
-    from comfyui_dyweight.nodes.testbed import testbed_model
+    from comfyui_dyweight.nodes.mixture import mixture_model
     with torch.inference_mode():
         photos_model = load_photos_model()
     patched = photos_model.clone()
@@ -107,5 +107,5 @@ def test_the_dyweight_scheduler_knows_which_model_a_sampling_belongs_to(pack):
     patched.add_object_patch("model_sampling", Sampling())
     assert owner_family(photos_model.get_model_object("model_sampling")) == "DyWeightPhotos32"
     assert owner_family(patched.get_model_object("model_sampling")) == "DyWeightPhotos32"
-    assert owner_family(testbed_model().get_model_object("model_sampling")) == "DyWeightTestbed"
+    assert owner_family(mixture_model().get_model_object("model_sampling")) == "DyWeightMixture"
     assert owner_family(Sampling()) is None  # held by nothing: the scheduler then ignores the family

@@ -1,4 +1,4 @@
-"""The dyweight sampler inside the real ComfyUI (imported in-process), on the exact testbed MODEL."""
+"""The dyweight sampler inside the real ComfyUI (imported in-process), on the exact demo mixture MODEL."""
 import logging
 
 import pytest
@@ -9,11 +9,11 @@ import torch
 def env(pack):
     import comfy.sample
     import comfy.samplers
-    from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
-    from comfyui_dyweight.nodes import testbed
+    from comfyui_dyweight.dyweight_core.mixture import GaussianMixture
+    from comfyui_dyweight.nodes import mixture
     mix = GaussianMixture.pictures(count=8, size=16)
-    return {"sample": comfy.sample, "samplers": comfy.samplers, "testbed": testbed, "mix": mix,
-            "models": {k: testbed.testbed_model(k, 3.0, mix) for k in ("eps", "v", "flow")}}
+    return {"sample": comfy.sample, "samplers": comfy.samplers, "mixture": mixture, "mix": mix,
+            "models": {k: mixture.mixture_model(k, 3.0, mix) for k in ("eps", "v", "flow")}}
 
 
 def run(env, kind, sampler, steps=6, scheduler=None, cfg=1.0, batch=2, denoise=1.0, latent=None, model=None, **kw):
@@ -21,8 +21,8 @@ def run(env, kind, sampler, steps=6, scheduler=None, cfg=1.0, batch=2, denoise=1
     model = model or env["models"][kind]
     latent = torch.zeros((batch,) + mix.shape) if latent is None else latent
     noise = env["sample"].prepare_noise(latent, 42)
-    pos = env["testbed"].prompt_conditioning(mix, [0, 3])
-    neg = env["testbed"].prompt_conditioning(mix, [])
+    pos = env["mixture"].prompt_conditioning(mix, [0, 3])
+    neg = env["mixture"].prompt_conditioning(mix, [])
     scheduler = scheduler or ("simple" if kind == "flow" else "karras")
     if isinstance(sampler, str):
         return env["sample"].sample(model, noise, steps, cfg, sampler, scheduler, pos, neg, latent,
@@ -95,24 +95,24 @@ def test_batches_denoise_and_cfg(env, kind):
 
 
 def test_video_latents(env):
-    from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
+    from comfyui_dyweight.dyweight_core.mixture import GaussianMixture
     video = GaussianMixture(torch.rand(4, 3, 2, 8, 8, generator=torch.Generator().manual_seed(4)) * 2 - 1)
-    model = env["testbed"].testbed_model("flow", 5.0, video)
+    model = env["mixture"].mixture_model("flow", 5.0, video)
     latent = torch.zeros(2, 3, 2, 8, 8)
     out = run(env, "flow", "dyweight", latent=latent, model=model)
     assert out.shape == latent.shape and rel_gap(out, run(env, "flow", "ipndm", latent=latent, model=model)) < 1e-5
 
 
 def test_many_steps_reach_the_exact_solution(env):
-    """The testbed MODEL in ComfyUI and the core reference solve describe the same ODE."""
-    from comfyui_dyweight.dyweight_core.testbed import reference_solve
+    """The demo mixture MODEL in ComfyUI and the core reference solve describe the same ODE."""
+    from comfyui_dyweight.dyweight_core.mixture import reference_solve
     import comfy.samplers
     model = env["models"]["eps"]
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "karras", 16)
     latent = torch.zeros((2,) + env["mix"].shape)
     noise = env["sample"].prepare_noise(latent, 42)
     x0 = noise * torch.sqrt(1 + sigmas[0] ** 2)
-    logits = env["testbed"].prompt_conditioning(env["mix"], [0, 3])[0][0][:, 0, :]
+    logits = env["mixture"].prompt_conditioning(env["mix"], [0, 3])[0][0][:, 0, :]
     truth = reference_solve(env["mix"].denoiser("eps", logits), "eps", x0.double(), float(sigmas[0]))
     # (the last jump sigma_min -> 0 leaves every sampler a floor of ~0.5% on this sharp mixture)
     ours = rel_gap(run(env, "eps", "dyweight", steps=16).double(), truth)
@@ -121,13 +121,13 @@ def test_many_steps_reach_the_exact_solution(env):
 
 def test_model_identity_of_real_models(env):
     from tooling import comfy_models
-    from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
+    from comfyui_dyweight.dyweight_core.mixture import GaussianMixture
     from comfyui_dyweight.nodes.model_info import model_identity, weight_fingerprint
     flow = model_identity(env["models"]["flow"])
-    assert flow["family"] == "DyWeightTestbed" and flow["model_type"] == "FLOW" and flow["shift"] == 3.0
+    assert flow["family"] == "DyWeightMixture" and flow["model_type"] == "FLOW" and flow["shift"] == 3.0
     eps = model_identity(env["models"]["eps"])
     assert eps["model_type"] == "EPS" and eps["shift"] is None and eps["fingerprint"]
-    other = env["testbed"].testbed_model("eps", mixture=GaussianMixture.pictures(count=8, size=16, seed=9))
+    other = env["mixture"].mixture_model("eps", mixture=GaussianMixture.pictures(count=8, size=16, seed=9))
     assert model_identity(other)["fingerprint"] != eps["fingerprint"]  # buffers only, still told apart
     unet, _ = comfy_models.unet_model()
     assert model_identity(unet)["family"] == "SD15" and len(model_identity(unet)["fingerprint"]) == 16

@@ -1,4 +1,4 @@
-"""Calibration core on the exact testbed: teacher accuracy, improvement, held-out guard, NaN stop."""
+"""Calibration core on the exact demo mixture: teacher accuracy, improvement, held-out guard, NaN stop."""
 import math
 
 import pytest
@@ -8,7 +8,7 @@ from dyweight_core.calibrate import (LOSSES, STARTS, CalibrationConfig, Calibrat
                                      teacher_sigmas, teacher_solve)
 from dyweight_core.solver import unroll
 from dyweight_core.table import adams_bashforth_table
-from dyweight_core.testbed import GaussianMixture, reference_solve
+from dyweight_core.mixture import GaussianMixture, reference_solve
 
 MIX = GaussianMixture.pictures(count=8, size=8)
 SIGMAS = [14.6146, 3.1686, 0.4469, 0.0292, 0.0]  # ComfyUI's karras schedule for SD, 4 steps
@@ -189,7 +189,7 @@ def test_report_is_measured_on_a_separate_test_set_and_the_cache_holds_cpu_tenso
 
 
 def test_analytical_first_step_saves_a_model_call_and_still_improves():
-    """AFS (method/DYWEIGHT.md section 4): N steps on N - 1 model calls; the table records it."""
+    """AFS (the analytical first step, coefficients/README.md): N steps on N - 1 model calls; the table records it."""
     D = MIX.denoiser("eps")
     config = CalibrationConfig(iterations=40, lr=3e-3, batch_size=16, teacher_steps=64, eval_every=5, afs=True)
     table, report = calibrate(D, SIGMAS, starts(32, 1), starts(16, 2), config)

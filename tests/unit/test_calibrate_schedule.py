@@ -10,7 +10,7 @@ from dyweight_core.calibrate import (PRESETS, CalibrationConfig, CalibrationErro
 from dyweight_core import schedules
 from dyweight_core.lookup import choose_table, scheduler_sigmas, sigmas_match
 from dyweight_core.table import adams_bashforth_table
-from dyweight_core.testbed import GaussianMixture
+from dyweight_core.mixture import GaussianMixture
 
 MIX = GaussianMixture.pictures(count=8, size=8)
 SIGMAS = [14.6146, 3.1686, 0.4469, 0.0292, 0.0]  # ComfyUI's karras schedule for SD, 4 steps

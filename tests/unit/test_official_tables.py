@@ -9,8 +9,8 @@ import torch
 
 from dyweight_core.official import import_table
 from dyweight_core.schedules import flux_sigmas
-from dyweight_core.solver import sample_dyweight
-from dyweight_core.testbed import GaussianMixture
+from dyweight_core.solver import sample_with_table
+from dyweight_core.mixture import GaussianMixture
 from dyweight_reference import reference_dyweight
 
 MIX = GaussianMixture.pictures(count=8, size=8)
@@ -22,10 +22,10 @@ def check(table, kind, sigmas, gaps):
     D = MIX.denoiser(kind)
     x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * sigmas[0]
     ref = reference_dyweight(D, x, sigmas, table.weights, table.t_scale, table.window, table.afs, table.convention)
-    exact = sample_dyweight(lambda y, s: D(y, s[0]), x, torch.tensor(sigmas, dtype=torch.float64), table=table)
+    exact = sample_with_table(lambda y, s: D(y, s[0]), x, torch.tensor(sigmas, dtype=torch.float64), table=table)
     gap = ((exact - ref).abs().max() / ref.abs().max()).item()
     assert gap < 1e-10
-    single = sample_dyweight(lambda y, s: D(y, s[0]), x.float(), torch.tensor(sigmas), table=table)
+    single = sample_with_table(lambda y, s: D(y, s[0]), x.float(), torch.tensor(sigmas), table=table)
     gap32 = ((single.double() - ref).abs().max() / ref.abs().max()).item()
     assert gap32 < 1e-6 * max(1.0, sigmas[0])
     gaps.append((gap, gap32))

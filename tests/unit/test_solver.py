@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from dyweight_core.solver import NonFiniteError, sample_dyweight, step_plan, unroll
+from dyweight_core.solver import NonFiniteError, sample_with_table, step_plan, unroll
 from dyweight_core.table import CoefficientTable, adams_bashforth_table, euler_table
-from dyweight_core.testbed import GaussianMixture
+from dyweight_core.mixture import GaussianMixture
 from dyweight_reference import reference_dyweight
 
 MIX = GaussianMixture.pictures(count=6, size=8)
@@ -44,7 +44,7 @@ def euler(denoise, x, sigmas):
 def test_identity_window_one_is_euler(kind, sigmas):
     D = MIX.denoiser(kind)
     x = noise() * sigmas[0]
-    out = sample_dyweight(model_of(D), x, torch.tensor(sigmas), table=euler_table(sigmas))
+    out = sample_with_table(model_of(D), x, torch.tensor(sigmas), table=euler_table(sigmas))
     ref = euler(lambda y, s: D(y.double(), s), x.double(), sigmas)
     assert torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5)
 
@@ -66,7 +66,7 @@ def test_matches_independent_implementation(window, afs, convention, kind, sigma
     D = MIX.denoiser(kind)
     table = random_table(sigmas, window, afs, convention)
     x = noise() * sigmas[0]
-    out = sample_dyweight(model_of(D), x, torch.tensor(sigmas), table=table)
+    out = sample_with_table(model_of(D), x, torch.tensor(sigmas), table=table)
     ref = reference_dyweight(D, x, sigmas, table.weights, table.t_scale, window, afs, convention)
     assert torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5), (out.double() - ref).abs().max()
 
@@ -81,7 +81,7 @@ def test_time_calibration_moves_the_model_calls():
         assert math.isclose(float(p["eval_sigma"]), table.t_scale[i] * tau, rel_tol=1e-12)
         tau = tau + sum(table.weights[i]) * (sigmas[i + 1] - tau)
     calls = []
-    sample_dyweight(lambda x, s: (calls.append(float(s[0])), x * 0)[1], noise(), torch.tensor(sigmas), table=table)
+    sample_with_table(lambda x, s: (calls.append(float(s[0])), x * 0)[1], noise(), torch.tensor(sigmas), table=table)
     assert calls == pytest.approx([float(p["eval_sigma"]) for p in plan], rel=1e-6)
 
 
@@ -107,7 +107,7 @@ def test_inner_sigmas_only_reparametrise_a_table():
 def test_afs_skips_first_model_call():
     table = random_table(EPS_SIGMAS, 3, afs=True)
     calls = []
-    sample_dyweight(lambda x, s: (calls.append(1), x * 0)[1], noise(), torch.tensor(EPS_SIGMAS), table=table)
+    sample_with_table(lambda x, s: (calls.append(1), x * 0)[1], noise(), torch.tensor(EPS_SIGMAS), table=table)
     assert len(calls) == table.steps - 1
 
 
@@ -118,13 +118,13 @@ def test_batch_video_and_low_precision_model():
     video_mix = GaussianMixture(torch.rand(4, 2, 3, 4, 4, generator=g) * 2 - 1)
     Dv = video_mix.denoiser("eps")
     x = torch.randn(16, 2, 3, 4, 4, generator=g) * EPS_SIGMAS[0]
-    out = sample_dyweight(model_of(Dv), x, torch.tensor(EPS_SIGMAS), table=table)
+    out = sample_with_table(model_of(Dv), x, torch.tensor(EPS_SIGMAS), table=table)
     ref = reference_dyweight(Dv, x, EPS_SIGMAS, table.weights, table.t_scale, 3)
     # float32 accumulation from a start of magnitude ~50: absolute error of a few 1e-6 x sigma_0
     assert out.shape == x.shape and torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5 * EPS_SIGMAS[0])
     # a bf16 model: accumulation stays float32, the result keeps the input dtype
     x = noise(4) * EPS_SIGMAS[0]
-    low = sample_dyweight(lambda y, s: D(y.to(torch.bfloat16), s[0]).to(torch.bfloat16), x, torch.tensor(EPS_SIGMAS), table=table)
+    low = sample_with_table(lambda y, s: D(y.to(torch.bfloat16), s[0]).to(torch.bfloat16), x, torch.tensor(EPS_SIGMAS), table=table)
     assert low.dtype == torch.float32 and torch.isfinite(low).all()
     assert (low.double() - reference_dyweight(D, x, EPS_SIGMAS, table.weights, table.t_scale, 3)).abs().max() < 0.1
 
@@ -140,7 +140,7 @@ def test_history_is_bounded_by_window():
         return d
     solver.deque = spy
     try:
-        sample_dyweight(model_of(MIX.denoiser("eps")), noise(), torch.tensor(EPS_SIGMAS), table=table)
+        sample_with_table(model_of(MIX.denoiser("eps")), noise(), torch.tensor(EPS_SIGMAS), table=table)
     finally:
         solver.deque = orig
     assert sizes and all(d.maxlen == 2 and len(d) <= 2 for d in sizes)
@@ -148,7 +148,7 @@ def test_history_is_bounded_by_window():
 
 def test_callback_each_step():
     seen = []
-    sample_dyweight(model_of(MIX.denoiser("eps")), noise(), torch.tensor(EPS_SIGMAS), callback=lambda d: seen.append(d["i"]))
+    sample_with_table(model_of(MIX.denoiser("eps")), noise(), torch.tensor(EPS_SIGMAS), callback=lambda d: seen.append(d["i"]))
     assert seen == list(range(len(EPS_SIGMAS) - 1))
 
 
@@ -165,4 +165,4 @@ def test_gradient_reaches_weights_and_time_scales():
 def test_non_finite_output_is_an_error_naming_the_table():
     table = random_table(EPS_SIGMAS, 2).replace(name="broken")
     with pytest.raises(NonFiniteError, match="broken"):
-        sample_dyweight(lambda x, s: x * float("nan"), noise(), torch.tensor(EPS_SIGMAS), table=table)
+        sample_with_table(lambda x, s: x * float("nan"), noise(), torch.tensor(EPS_SIGMAS), table=table)

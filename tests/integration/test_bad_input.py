@@ -9,17 +9,17 @@ import torch
 def env(pack):
     import comfy.sample
     import comfy.samplers
-    from comfyui_dyweight.dyweight_core.testbed import GaussianMixture
-    from comfyui_dyweight.nodes import testbed
+    from comfyui_dyweight.dyweight_core.mixture import GaussianMixture
+    from comfyui_dyweight.nodes import mixture
     mix = GaussianMixture.pictures(count=8, size=16)
-    return {"sample": comfy.sample, "samplers": comfy.samplers, "testbed": testbed, "mix": mix}
+    return {"sample": comfy.sample, "samplers": comfy.samplers, "mixture": mixture, "mix": mix}
 
 
 def sample(env, model, sampler, steps=6, cfg=1.0, batch=2, **kw):
     latent = kw.pop("latent", torch.zeros((batch,) + env["mix"].shape))
     noise = env["sample"].prepare_noise(latent, 5)
-    pos = env["testbed"].prompt_conditioning(env["mix"], [1])
-    neg = env["testbed"].prompt_conditioning(env["mix"], [])
+    pos = env["mixture"].prompt_conditioning(env["mix"], [1])
+    neg = env["mixture"].prompt_conditioning(env["mix"], [])
     scheduler = kw.pop("scheduler", "karras")
     return env["sample"].sample(model, noise, steps, cfg, sampler, scheduler, pos, neg, latent, disable_pbar=True, **kw)
 
@@ -30,21 +30,21 @@ def same(a, b, tol=1e-5):
 
 @pytest.mark.parametrize("steps", [1, 2])
 def test_one_and_two_steps(env, steps):
-    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    model = env["mixture"].mixture_model("eps", mixture=env["mix"])
     ours = sample(env, model, "dyweight", steps=steps)
     assert torch.isfinite(ours).all() and same(ours, sample(env, model, "ipndm", steps=steps))
 
 
 @pytest.mark.parametrize("force_full_denoise", [False, True])
 def test_ksampler_advanced_start_end_and_leftover_noise(env, force_full_denoise):
-    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    model = env["mixture"].mixture_model("eps", mixture=env["mix"])
     kw = dict(steps=8, start_step=2, last_step=6, force_full_denoise=force_full_denoise, disable_noise=False)
     ours = sample(env, model, "dyweight", **kw)
     assert torch.isfinite(ours).all() and same(ours, sample(env, model, "ipndm", **kw))
 
 
 def test_inpainting_with_a_denoise_mask(env):
-    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    model = env["mixture"].mixture_model("eps", mixture=env["mix"])
     picture = env["mix"].means[:2].float()
     mask = torch.zeros(2, 1, 16, 16)
     mask[:, :, 4:12, 4:12] = 1.0
@@ -59,14 +59,14 @@ def test_inpainting_with_a_denoise_mask(env):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("kind", ["eps", "v", "flow"])
 def test_low_precision_models(env, dtype, kind):
-    model = env["testbed"].testbed_model(kind, mixture=env["mix"], dtype=dtype)
+    model = env["mixture"].mixture_model(kind, mixture=env["mix"], dtype=dtype)
     sched = "simple" if kind == "flow" else "karras"
     ours = sample(env, model, "dyweight", cfg=2.0, batch=3, scheduler=sched)
     assert ours.dtype == torch.float32 and torch.isfinite(ours).all()
     low = sample(env, model, "ipndm", cfg=2.0, batch=3, scheduler=sched)
     # same maths as ipndm; tiny float32 differences can flip the half-precision rounding of the model input
     assert same(ours, low, 1e-2)
-    full = sample(env, env["testbed"].testbed_model(kind, mixture=env["mix"]), "ipndm", cfg=2.0, batch=3, scheduler=sched)
+    full = sample(env, env["mixture"].mixture_model(kind, mixture=env["mix"]), "ipndm", cfg=2.0, batch=3, scheduler=sched)
     assert (ours - full).abs().max() < (0.2 if dtype == torch.bfloat16 else 0.05)  # only the model's own rounding
 
 
@@ -74,12 +74,12 @@ def test_non_finite_table_is_an_error_naming_it(env):
     from comfyui_dyweight.dyweight_core.solver import NonFiniteError
     from comfyui_dyweight.dyweight_core.table import euler_table
     from comfyui_dyweight.nodes.sampler import DyWeightSampler
-    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    model = env["mixture"].mixture_model("eps", mixture=env["mix"])
     sigmas = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 3)
     big = 1e38  # rows sum to 1, so tau follows the schedule, but the history terms overflow
     table = euler_table(sigmas.tolist()).replace(name="exploding", window=2, weights=[[1, 0, 0], [big, 1 - big, 0], [0, big, 1 - big]])
     latent = torch.zeros((2,) + env["mix"].shape)
-    cond = env["testbed"].prompt_conditioning(env["mix"], [])
+    cond = env["mixture"].prompt_conditioning(env["mix"], [])
     with pytest.raises(NonFiniteError, match="exploding"):
         env["sample"].sample_custom(model, torch.randn_like(latent), 1.0, DyWeightSampler.execute(table=table).result[0],
                                     sigmas, cond, cond, latent, disable_pbar=True)
@@ -88,11 +88,11 @@ def test_non_finite_table_is_an_error_naming_it(env):
 def test_connected_table_with_wrong_step_count_is_a_clear_error(env):
     from comfyui_dyweight.dyweight_core.table import TableError, euler_table
     from comfyui_dyweight.nodes.sampler import DyWeightSampler
-    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    model = env["mixture"].mixture_model("eps", mixture=env["mix"])
     sigmas = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4)
     table = euler_table([3.0, 1.0, 0.0]).replace(name="two_step")
     latent = torch.zeros((1,) + env["mix"].shape)
-    cond = env["testbed"].prompt_conditioning(env["mix"], [])
+    cond = env["mixture"].prompt_conditioning(env["mix"], [])
     with pytest.raises(TableError, match="'two_step' is for 2 steps, but this run samples 4"):
         env["sample"].sample_custom(model, torch.randn_like(latent), 1.0, DyWeightSampler.execute(table=table).result[0],
                                     sigmas, cond, cond, latent, disable_pbar=True)
@@ -156,10 +156,10 @@ def test_a_bad_shift_in_one_user_table_leaves_every_other_table_and_the_fallback
     import logging
     from comfyui_dyweight.dyweight_core.table import TableError, adams_bashforth_table, save_table
     from comfyui_dyweight.nodes.tables import DyWeightLoadTable
-    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    model = env["mixture"].mixture_model("eps", mixture=env["mix"])
     karras4 = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4).tolist()
     good = adams_bashforth_table(karras4).replace(weights=[[1.1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], window=1,
-                                                  model={"family": "DyWeightTestbed", "model_type": "EPS"})
+                                                  model={"family": "DyWeightMixture", "model_type": "EPS"})
     save_table(good, str(table_dir / "good.yaml"))
     (table_dir / "bad_shift.yaml").write_text((table_dir / "good.yaml").read_text().replace("model_type: EPS", "model_type: EPS, shift: abc"))
     with pytest.raises(TableError, match="model.shift must be a number or null, got 'abc'"):
@@ -188,7 +188,7 @@ def test_a_guider_without_model_patcher_samples_with_the_fallback(env, caplog):
     with caplog.at_level(logging.INFO):
         ours = sample_dyweight(BareGuider(), x, sigmas, disable=True)
     assert any("table lookup failed" in r.message for r in caplog.records)
-    expected = solver.sample_dyweight(BareGuider(), x, sigmas, disable=True, table=adams_bashforth_table(sigmas.tolist()))
+    expected = solver.sample_with_table(BareGuider(), x, sigmas, disable=True, table=adams_bashforth_table(sigmas.tolist()))
     assert torch.equal(ours, expected)
 
 
@@ -197,13 +197,13 @@ def test_connected_table_that_overshoots_to_a_negative_sigma_is_refused(env):
     from comfyui_dyweight.dyweight_core.table import TableError
     from comfyui_dyweight.nodes.sampler import DyWeightSampler
     from comfyui_dyweight.nodes.tables import DyWeightLoadTable
-    model = env["testbed"].testbed_model("eps", mixture=env["mix"])
+    model = env["mixture"].mixture_model("eps", mixture=env["mix"])
     table = DyWeightLoadTable.execute("sd15_dyweight_4steps.yaml").result[0]
     calls = []
     model.set_model_unet_function_wrapper(lambda apply, args: calls.append(1) or apply(args["input"], args["timestep"], **args["c"]))
     latent = torch.zeros((1,) + env["mix"].shape)
     sigmas = env["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4)
-    cond = env["testbed"].prompt_conditioning(env["mix"], [])
+    cond = env["mixture"].prompt_conditioning(env["mix"], [])
     with pytest.raises(TableError, match=r"reaches tau -0.03\d* <= 0 at step 3"):
         env["sample"].sample_custom(model, torch.randn_like(latent), 1.0, DyWeightSampler.execute(table=table).result[0],
                                     sigmas, cond, cond, latent, disable_pbar=True)
@@ -221,7 +221,7 @@ def test_saved_tables_are_shareable_files(table_dir):
 
 def test_default_table_folder_is_kept_when_extra_model_paths_names_dyweight(pack, tmp_path):
     import folder_paths
-    from comfyui_dyweight.nodes.sampler import register_folder, table_folders
+    from comfyui_dyweight.nodes.table_folders import register_folder, table_folders
     saved = folder_paths.folder_names_and_paths.pop("dyweight")
     try:
         folder_paths.add_model_folder_path("dyweight", str(tmp_path / "extra"))  # what extra_model_paths.yaml does

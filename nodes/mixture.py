@@ -1,4 +1,4 @@
-"""The exact Gaussian-mixture testbed as a real ComfyUI MODEL: the demo's default, the tests' ground truth."""
+"""The exact Gaussian-mixture demo model as a real ComfyUI MODEL: the demo's default, the tests' ground truth."""
 import torch
 
 import comfy.latent_formats
@@ -9,20 +9,20 @@ import comfy.supported_models_base
 from .api import io
 
 from ..dyweight_core import photos
-from ..dyweight_core.testbed import GaussianMixture
+from ..dyweight_core.mixture import GaussianMixture
 
 MODEL_TYPES = {"eps": comfy.model_base.ModelType.EPS, "v": comfy.model_base.ModelType.V_PREDICTION,
                "flow": comfy.model_base.ModelType.FLOW}
 
 
-class TestbedLatent(comfy.latent_formats.LatentFormat):
+class MixtureLatent(comfy.latent_formats.LatentFormat):
     latent_channels = 3  # the "latent" is the RGB picture itself
 
 
-class DyWeightTestbed(comfy.supported_models_base.BASE):
+class DyWeightMixture(comfy.supported_models_base.BASE):
     """Model config: its class name is the family tables record."""
     unet_config = {"disable_unet_model_creation": True}
-    latent_format = TestbedLatent
+    latent_format = MixtureLatent
 
 
 class MixtureNet(torch.nn.Module):
@@ -58,10 +58,10 @@ class MixtureNet(torch.nn.Module):
         return out.to(self.dtype)
 
 
-def testbed_model(kind="eps", shift=3.0, mixture=None, dtype=torch.float32):
+def mixture_model(kind="eps", shift=3.0, mixture=None, dtype=torch.float32):
     """A ModelPatcher over the exact mixture model: EPS/V with SD's discrete schedule, or flow with `shift`."""
     mixture = mixture or GaussianMixture.pictures()
-    config = DyWeightTestbed({"disable_unet_model_creation": True})
+    config = DyWeightMixture({"disable_unet_model_creation": True})
     if kind == "flow":
         config.sampling_settings["shift"] = float(shift)
     base = comfy.model_base.BaseModel(config, model_type=MODEL_TYPES[kind])
@@ -82,7 +82,7 @@ class DyWeightDemoModel(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="DyWeightDemoModel", display_name="DyWeight Demo Model (exact, no download)",
+            node_id="DyWeightDemoModel", display_name="DyWeight Demo Mixture (exact, no download)",
             category="sampling/dyweight/demo",
             description="An exact Gaussian-mixture diffusion model over procedurally drawn 32x32 pictures. "
                         "Needs no checkpoint; its true ODE solution is known, so samplers can be compared by the number.",
@@ -102,7 +102,7 @@ class DyWeightDemoModel(io.ComfyNode):
     def execute(cls, kind, shift, batch_size, seed) -> io.NodeOutput:
         mixture = GaussianMixture.pictures(seed=seed)
         latent = {"samples": torch.zeros((batch_size,) + mixture.shape)}
-        return io.NodeOutput(testbed_model(kind, shift, mixture), prompt_conditioning(mixture, range(0, 12, 3)),
+        return io.NodeOutput(mixture_model(kind, shift, mixture), prompt_conditioning(mixture, range(0, 12, 3)),
                              prompt_conditioning(mixture, []), latent)
 
 

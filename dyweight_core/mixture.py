@@ -109,7 +109,7 @@ def reference_grid(sigma_start, sigma_end, kind, steps=512):
 
 @torch.no_grad()
 def reference_solve(denoise, kind, x, sigma_start, sigma_end=0.0, steps=512):
-    """The probability-flow ODE of `denoise` (a testbed denoiser) solved by RK4 in float64 (error
+    """The probability-flow ODE of `denoise` (a demo mixture denoiser) solved by RK4 in float64 (error
     ~1e-7 at 512 steps); to sigma_end, or to x0 when it is 0."""
     f = lambda y, s: (y - denoise(y, s)) / s
     y = x.to(torch.float64)
