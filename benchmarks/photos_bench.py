@@ -95,32 +95,36 @@ class Bench:
     def calibrate(self, steps, cfg, classes=ALL, scheduler="karras", core=None, fit=None, start=None, **settings):
         """DyWeight Calibrate's own code path (nodes.calibrate.calibrate_with_inputs), with the node's defaults unless
         `settings` (node inputs) or `core` (CalibrationConfig fields the node does not expose) override them; `fit` and
-        `start` replace the calibration core and the seeded noises. Returns (table, {seconds, peak_mb, core: report})."""
+        `start` replace the calibration core and the seeded noises. Returns (table, {seconds, peak_mb, core: report});
+        with the input step_counts, ([tables], {..., core: [reports]})."""
         from comfyui_dyweight.nodes import calibrate as node
         from comfyui_dyweight.nodes.teacher_cache import TEACHER_CACHES
         seams = {k: v for k, v in (("fit", fit), ("start", start)) if v is not None}
         TEACHER_CACHES.clear()  # every timing is a first calibration, teacher included
         with PeakRSS() as mem:
             started = time.time()
-            table, report = node.calibrate_with_inputs(self.model, self.prompt(classes), self.negative,
-                                                       {"samples": torch.zeros((1,) + self.shape)}, steps, scheduler, cfg,
-                                                       core=core, **seams, **settings)
+            results = node.calibrate_with_inputs(self.model, self.prompt(classes), self.negative,
+                                                 {"samples": torch.zeros((1,) + self.shape)}, steps, scheduler, cfg,
+                                                 core=core, **seams, **settings)
             seconds = time.time() - started
-        return table, {"seconds": seconds, "peak_mb": mem.peak / 2 ** 20, "core": report}
+        tables, reports = [t for t, _ in results], [r for _, r in results]
+        several = len(results) > 1
+        return (tables if several else tables[0]), {"seconds": seconds, "peak_mb": mem.peak / 2 ** 20,
+                                                    "core": reports if several else reports[0]}
 
     def ceiling(self, steps, cfg, **settings):
         """What a table can reach at all: DyWeight Calibrate's code path trained, chosen and tested on the benchmark's
         own 64 noises against the 200-step reference itself (chosen by the median, the benchmark's statistic), so
         neither the teacher's error nor generalisation to other noises limits it. Not a calibration a user can run."""
-        from comfyui_dyweight.dyweight_core.calibrate import calibrate, teacher_key
+        from comfyui_dyweight.dyweight_core.calibrate import calibrate_together, teacher_key
         reference = self.reference(cfg, ALL).cpu()
 
         def own_noises(sampling, sigmas, latent, count, seed, device, max_denoise):
             return sampling.noise_scaling(sigmas[0], self.noise, latent[:1].expand_as(self.noise), max_denoise).to(device)
 
-        def against_reference(denoise, sigmas, train, hold, config, teacher_cache=None, **kwargs):
-            cache = {teacher_key(config, sigmas, [train, hold, kwargs["test_x"]]): (reference,) * 3}
-            return calibrate(denoise, sigmas, train, hold, config, teacher_cache=cache, **kwargs)
+        def against_reference(denoise, runs, train, hold, teacher_cache=None, **kwargs):
+            cache = {teacher_key(config, sigmas, [train, hold, kwargs["test_x"]]): (reference,) * 3 for sigmas, config in runs}
+            return calibrate_together(denoise, runs, train, hold, teacher_cache=cache, **kwargs)
         return self.calibrate(steps, cfg, core={"select": "median"}, fit=against_reference, start=own_noises, **settings)
 
     def table_noise_errors(self, table, cfg, classes=ALL):

@@ -7,6 +7,8 @@ Adam fits them. A held-out set selects the best table by the geometric mean of t
 the result is never worse than the initialisation.
 """
 import copy
+import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from .schedules import polynomial_sigmas
-from .solver import unroll
+from .solver import unroll, unroll_together
 from .table import adams_bashforth_table, euler_table, gradient_estimation_table, lms_table
 
 
@@ -284,19 +286,42 @@ def teacher_key(config, sigmas, sets):
             float(sigmas[-1])) + tuple(tuple(x.shape) for x in sets)
 
 
-def teacher_endpoints(denoise, sigmas, sets, config, progress=None, teacher_cache=None):
-    """Phase 1: the teacher's endpoints of each set of start latents, computed once (cached across calls when
-    given a cache, on the CPU, so a cached setup keeps no accelerator memory). Returns (endpoints, cached)."""
+def teacher_endpoints(denoise, sigmas, sets, config, progress=None, teacher_cache=None, seconds=None, keep_at_least=1):
+    """Phase 1: the teacher's endpoints of each set of start latents (train, held-out, test), computed once (cached
+    across calls when given a cache, on the CPU, so a cached setup keeps no accelerator memory).
+
+    With `seconds` (a time budget's share), the held-out and test sets are solved first and the training set only as
+    far as the time allows, at least `keep_at_least` of it. Returns (endpoints, cached); the training endpoints may be
+    fewer than its latents, the first ones."""
     key = teacher_key(config, sigmas, sets)
     if teacher_cache is not None and key in teacher_cache:
         return [t.to(sets[0].device) for t in teacher_cache[key]], True
-    batches = list(torch.cat(sets).split(eval_batch(config)))
-    ends = []
-    for k, xb in enumerate(batches):
-        ends.append(teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps, config.teacher_floor, config.teacher_rho))
-        if progress is not None:
-            progress({"phase": "teacher", "done": k + 1, "total": len(batches)})
-    endpoints = list(torch.cat(ends).split([len(x) for x in sets]))
+    solve = lambda xb: teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps, config.teacher_floor, config.teacher_rho)
+    size = eval_batch(config)
+    if seconds is None:
+        batches = list(torch.cat(sets).split(size))
+        ends = []
+        for k, xb in enumerate(batches):
+            ends.append(solve(xb))
+            if progress is not None:
+                progress({"phase": "teacher", "done": k + 1, "total": len(batches)})
+        endpoints = list(torch.cat(ends).split([len(x) for x in sets]))
+    else:
+        started, train = time.time(), sets[0]
+        batches = list(torch.cat(sets[1:]).split(size)) + list(train.split(size))
+        first_train, ends = len(batches) - len(train.split(size)), []
+        for k, xb in enumerate(batches):
+            solved_train = sum(len(e) for e in ends[first_train:])
+            per_batch = (time.time() - started) / max(k, 1)
+            if k >= first_train and solved_train >= keep_at_least and time.time() - started + per_batch > seconds:
+                break
+            ends.append(solve(xb))
+            if progress is not None:
+                progress({"phase": "teacher", "done": k + 1, "total": len(batches)})
+        held = torch.cat(ends[:first_train]).split([len(x) for x in sets[1:]])
+        endpoints = [torch.cat(ends[first_train:])] + list(held)
+        if len(endpoints[0]) < len(train):
+            return endpoints, False  # cut by the budget: not what another calibration of this setup would solve
     if teacher_cache is not None:
         teacher_cache[key] = tuple(t.cpu() for t in endpoints)
     return endpoints, False
@@ -327,7 +352,7 @@ def choose_start(sigmas, config, holdout_error, progress=None):
         table = table_from(base, weights, torch.tensor(base.t_scale, dtype=torch.float64), torch.tensor(start_sigmas, dtype=torch.float64))
         candidate = Start(holdout_error(table), label, start_sigmas, base, weights, band, table)
         if progress is not None:
-            progress({"phase": "choosing", "done": len(tried) + 1, "total": max(planned, len(tried) + 1)})
+            progress({"phase": "choosing", "done": len(tried) + 1, "total": max(planned, len(tried) + 1), "steps": len(sigmas) - 1})
         tried.append(candidate)
         return candidate
 
@@ -345,46 +370,97 @@ def choose_start(sigmas, config, holdout_error, progress=None):
     return min(tried, key=lambda t: t.error), {t.label: t.error for t in tried}
 
 
-def fit(denoise, start, train_x, train_t, config, loss_fn, holdout_error, progress=None, started=None):
-    """Phase 3: Adam on (W, s[, sigmas]), band-masked after every step; the held-out error every eval_every
-    iterations keeps the best table seen (the start, if nothing beats it). Returns (best, history, stopped)."""
-    gen = torch.Generator().manual_seed(config.seed)
-    schedule = LearnedSigmas(start.sigmas, config.learn_sigmas)
-    best = {"table": start.table, "error": start.error, "iteration": 0}
-    W = start.weights.clone().requires_grad_(True)
-    s = torch.tensor(start.base.t_scale, dtype=torch.float64, requires_grad=config.learn_t_scale)
-    params = [W] + ([s] if config.learn_t_scale else []) + ([schedule.u] if config.learn_sigmas else [])
-    opt = torch.optim.Adam(params, lr=config.lr)
-    ckpt = (lambda fn, *a: torch.utils.checkpoint.checkpoint(fn, *a, use_reentrant=False)) if config.checkpoint else None
-    history, stopped = [], None
-    for it in range(config.iterations):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(it, config)
-        idx = student_batch(len(train_x), config.batch_size, config.period, gen)
-        with torch.enable_grad():
-            out = unroll(denoise, train_x[idx], schedule(), start.base.replace(weights=W * start.band, t_scale=s), checkpoint=ckpt)
-            loss = loss_fn(out, train_t[idx].to(out.dtype))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-        grads_finite = all(p.grad is None or torch.isfinite(p.grad).all() for p in params)
+class Student:
+    """One step count's fit: its parameters (W, s and the learned sigmas), Adam, its batches, the best table seen."""
+
+    def __init__(self, start, config, holdout_error):
+        self.start, self.config, self.holdout_error = start, config, holdout_error
+        self.gen = torch.Generator().manual_seed(config.seed)
+        self.schedule = LearnedSigmas(start.sigmas, config.learn_sigmas)
+        self.best = {"table": start.table, "error": start.error, "iteration": 0}
+        self.W = start.weights.clone().requires_grad_(True)
+        self.s = torch.tensor(start.base.t_scale, dtype=torch.float64, requires_grad=config.learn_t_scale)
+        self.params = [self.W] + ([self.s] if config.learn_t_scale else []) + ([self.schedule.u] if config.learn_sigmas else [])
+        self.opt = torch.optim.Adam(self.params, lr=config.lr)
+        self.history, self.stopped = [], None
+
+    def runs_at(self, it):
+        return self.stopped is None and it < self.config.iterations
+
+    def table(self):
+        return self.start.base.replace(weights=self.W * self.start.band, t_scale=self.s)
+
+    def batch(self, it, count):
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(it, self.config)
+        return student_batch(count, self.config.batch_size, self.config.period, self.gen)
+
+    def step(self, it, loss, started):
+        """Adam's step after backward, band-masked; the held-out check every eval_every iterations."""
+        grads_finite = all(p.grad is None or torch.isfinite(p.grad).all() for p in self.params)
         if not math.isfinite(loss.item()) or not grads_finite:
-            stopped = f"stopped at iteration {it + 1}: non-finite loss or gradient (diverged); kept the best table seen"
-            break
-        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        opt.step()
+            self.stopped = f"stopped at iteration {it + 1}: non-finite loss or gradient (diverged); kept the best table seen"
+            return
+        torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
+        self.opt.step()
         with torch.no_grad():
-            W.mul_(start.band)
-            s.clamp_(0.5, 1.5)
-        entry = {"iteration": it + 1, "loss": loss.item(), "seconds": time.time() - (started or 0)}
-        if (it + 1) % config.eval_every == 0 or it + 1 == config.iterations:
-            candidate = table_from(start.base, W, s, schedule())
-            entry["holdout_error"] = error = holdout_error(candidate)
-            if error < best["error"]:
-                best = {"table": candidate, "error": error, "iteration": it + 1}
-        history.append(entry)
+            self.W.mul_(self.start.band)
+            self.s.clamp_(0.5, 1.5)
+        entry = {"iteration": it + 1, "loss": loss.item(), "seconds": time.time() - started}
+        if (it + 1) % self.config.eval_every == 0 or it + 1 == self.config.iterations:
+            candidate = table_from(self.start.base, self.W, self.s, self.schedule())
+            entry["holdout_error"] = error = self.holdout_error(candidate)
+            if error < self.best["error"]:
+                self.best = {"table": candidate, "error": error, "iteration": it + 1}
+        self.history.append(entry)
+
+
+BUDGET_PROBE = 3  # iterations timed before a budget sets how many fit
+
+
+def fit(denoise, students, train_x, targets, loss_fn, progress=None, started=0.0, deadline=None, reserve=0.0):
+    """Phase 3: Adam on every student at once (`targets`: each one's teacher endpoints of train_x): one unrolled solve
+    per student and iteration, their model calls shared (unroll_together), so several step counts cost little more
+    than the longest. With a `deadline`, the first iterations are timed and the students' iteration counts (their
+    learning-rate schedules with them) are fitted to the time left before it, less `reserve` for the test phase,
+    keeping their ratio."""
+    if deadline is not None:  # provisional counts until the first iterations are timed
+        for st in students:
+            st.config = dataclasses.replace(st.config, iterations=max(st.config.iterations, BUDGET_PROBE))
+    checkpoint = students[0].config.checkpoint
+    ckpt = (lambda fn, *a: torch.utils.checkpoint.checkpoint(fn, *a, use_reentrant=False)) if checkpoint else None
+    it, probe_started = 0, time.time()
+    while True:
+        running = [st for st in students if st.runs_at(it)]
+        if not running:
+            break
+        batches = [st.batch(it, len(train_x)) for st in running]
+        with torch.enable_grad():
+            outs = unroll_together(denoise, [train_x[idx] for idx in batches], [st.schedule() for st in running],
+                                   [st.table() for st in running], checkpoint=ckpt)
+            targets_now = [t for st, t in zip(students, targets) if st in running]
+            losses = [loss_fn(out, t[idx].to(out.dtype)) for out, t, idx in zip(outs, targets_now, batches)]
+            for st in running:
+                st.opt.zero_grad(set_to_none=True)
+            (losses[0] if len(losses) == 1 else torch.stack(losses).sum()).backward()
+        for st, loss in zip(running, losses):
+            st.step(it, loss, started)
+        it += 1
+        if deadline is not None and it == BUDGET_PROBE:
+            fit_to_deadline(students, it, (time.time() - probe_started) / it, deadline - reserve)
         if progress is not None:
-            progress({"phase": "student", **entry, "total": config.iterations, "best_holdout": best["error"]})
-    return best, history, stopped
+            longest = max(st.config.iterations for st in students)
+            progress({"phase": "student", "iteration": it, "total": longest, "loss": sum(l.item() for l in losses) / len(losses),
+                      "best_holdout": min(st.best["error"] for st in running)})
+
+
+def fit_to_deadline(students, done, seconds_per_iteration, deadline):
+    """Rescale the students' iteration counts to what fits before `deadline` at the measured pace (the longest
+    student sets the pace; the others keep their share), never below what already ran."""
+    longest = max(st.config.iterations for st in students)
+    fits = done + max(0, int((deadline - time.time()) / max(seconds_per_iteration, 1e-9)))
+    for st in students:
+        st.config = dataclasses.replace(st.config, iterations=max(done, round(fits * st.config.iterations / longest)))
 
 
 def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, progress=None,
@@ -393,45 +469,95 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
     calibrated table, the fallback and Euler on test_x (latents that played no part in the choice;
     holdout_x when not given).
 
-    progress(dict) is called after every teacher batch and iteration (and may raise to cancel).
+    progress(dict) is called after every teacher batch, start tried and iteration (and may raise to cancel).
     teacher_cache: a dict reused across calls (same model, noises and schedule end) to skip the teacher.
     Returns (table, report dict).
     """
-    config = config or CalibrationConfig()
-    if config.select not in SELECTIONS:
-        raise CalibrationError(f"unknown select {config.select!r} ({', '.join(SELECTIONS)})")
+    return calibrate_together(denoise, [(sigmas, config or CalibrationConfig())], train_x, holdout_x, decode, progress,
+                              teacher_cache, test_x)[0]
+
+
+def calibrate_together(denoise, runs, train_x, holdout_x, decode=None, progress=None, teacher_cache=None, test_x=None,
+                       budget_seconds=0.0):
+    """calibrate() for several step counts at once: `runs` is [(sigmas, config)], one per count, all from the same
+    start latents. The teacher is solved once where the schedules share their ends (every stock scheduler's do),
+    and the fits share their model calls. With `budget_seconds`, the whole run is bounded: the teacher takes at most
+    a third of it (training noises beyond that are dropped), the iterations are fitted to the rest.
+    Returns [(table, report dict)], in the order of `runs`."""
+    for _, config in runs:
+        if config.select not in SELECTIONS:
+            raise CalibrationError(f"unknown select {config.select!r} ({', '.join(SELECTIONS)})")
     started = time.time()
-    sigmas = [float(s) for s in sigmas]
-    loss_fn = make_loss(config, decode)
+    deadline = started + budget_seconds if budget_seconds else None
+    runs = [([float(s) for s in sigmas], config) for sigmas, config in runs]
+    loss_fn = make_loss(runs[0][1], decode)
     test_x = holdout_x if test_x is None else test_x
+    cache = {} if teacher_cache is None else teacher_cache
 
-    # Phase 1: teacher endpoints.
-    (train_t, hold_t, test_t), cached = teacher_endpoints(denoise, sigmas, [train_x, holdout_x, test_x], config, progress, teacher_cache)
-    teacher_seconds = time.time() - started
-    holdout_error = lambda table: SELECTIONS[config.select](holdout_errors(denoise, table, holdout_x, hold_t, eval_batch(config)))
+    if len({sigmas[0] for sigmas, _ in runs}) > 1:
+        raise CalibrationError("several step counts are calibrated together from the same start latents, so their "
+                               "schedules must start at the same sigma (denoise 1)")
 
-    # Phase 2: the start, the bar to beat.
-    start, start_errors = choose_start(sigmas, config, holdout_error, progress)
+    # Phase 1: teacher endpoints, solved once for the counts whose schedules share their ends.
+    ends, teacher_seconds, solved_here = [], [], {}
+    for sigmas, config in runs:
+        before, key = time.time(), teacher_key(config, sigmas, [train_x, holdout_x, test_x])
+        if key in solved_here:
+            ends.append((solved_here[key], "this run"))
+            continue
+        share = (deadline - before) / 3 if deadline else None
+        keep = max(c.batch_size for _, c in runs)
+        endpoints, cached = teacher_endpoints(denoise, sigmas, [train_x, holdout_x, test_x], config, progress, cache, share, keep)
+        ends.append((endpoints, "earlier" if cached else "solved"))
+        solved_here[key] = endpoints
+        teacher_seconds.append(time.time() - before)
+    solved = min(len(e[0][0]) for e in ends)  # a budget may have cut the training noises
+    train_x = train_x[:solved]
 
-    # Phase 3: the fit, keeping the best table on the held-out latents.
-    best, history, stopped = fit(denoise, start, train_x, train_t, config, loss_fn, holdout_error, progress, started)
+    # Phase 2: each count's start, the bar to beat.
+    starts_began = time.time()
+    students, start_errors, eval_seconds = [], [], []
+    for (sigmas, config), ((train_t, hold_t, test_t), _) in zip(runs, ends):
+        holdout_error = functools.partial(held_out_statistic, denoise, holdout_x, hold_t, config)
+        before = time.time()
+        start, errors = choose_start(sigmas, config, holdout_error, progress)
+        eval_seconds.append((time.time() - before) / max(len(errors), 1))
+        students.append(Student(start, config, holdout_error))
+        start_errors.append(errors)
+
+    # Phase 3: the fits, together, keeping each count's best table on the held-out latents.
+    start_seconds = time.time() - starts_began
+    reserve = 3 * sum(eval_seconds) * len(test_x) / max(len(holdout_x), 1)  # phase 4's three solves per count
+    fit_started = time.time()
+    fit(denoise, students, train_x, [e[0][0][:solved] for e in ends], loss_fn, progress, started, deadline, reserve)
+    fit_seconds = time.time() - fit_started
 
     # Phase 4: what a user compares, on test latents that played no part in choosing the table.
-    test_median = lambda t: holdout_errors(denoise, t, test_x, test_t, eval_batch(config)).median().item()
-    test = {name: test_median(t) for name, t in (("calibrated", best["table"]), ("fallback", adams_bashforth_table(sigmas)),
-                                                 ("euler", euler_table(sigmas)))}
-    report = {
-        "test_median_calibrated": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
-        "init": start.label, "holdout_error_starts": start_errors, "holdout_error_init": start.error, "holdout_error_best": best["error"],
-        "best_iteration": best["iteration"], "iterations_run": len(history), "history": history,
-        "teacher_seconds": teacher_seconds, "teacher_cached": cached, "seconds": time.time() - started, "stopped": stopped,
-        "train_samples": len(train_x), "holdout_samples": len(holdout_x), "test_samples": len(test_x),
-    }
-    table = copy.deepcopy(best["table"])
-    table.provenance = {
-        "source": "DyWeight Calibrate", "teacher": f"{config.teacher} {config.teacher_steps} steps", "learned_sigmas": config.learn_sigmas,
-        "loss": config.loss, "init": start.label, "iterations": len(history), "samples": len(train_x),
-        "holdout_selected_by": config.select, "holdout_error_init": start.error, "holdout_error_after": best["error"],
-        "test_median_after": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
-    }
-    return table, report
+    results = []
+    for (sigmas, config), ((_, _, test_t), teacher), st, errors in zip(runs, ends, students, start_errors):
+        test_median = lambda t: holdout_errors(denoise, t, test_x, test_t, eval_batch(config)).median().item()
+        test = {name: test_median(t) for name, t in (("calibrated", st.best["table"]), ("fallback", adams_bashforth_table(sigmas)),
+                                                     ("euler", euler_table(sigmas)))}
+        report = {
+            "test_median_calibrated": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
+            "init": st.start.label, "holdout_error_starts": errors, "holdout_error_init": st.start.error,
+            "holdout_error_best": st.best["error"], "best_iteration": st.best["iteration"], "iterations_run": len(st.history),
+            "history": st.history, "teacher_seconds": sum(teacher_seconds), "teacher_cached": teacher == "earlier",
+            "teacher": teacher, "start_seconds": start_seconds, "fit_seconds": fit_seconds, "counts": len(runs),
+            "seconds": time.time() - started, "stopped": st.stopped, "budget_seconds": budget_seconds,
+            "train_samples": len(train_x), "holdout_samples": len(holdout_x), "test_samples": len(test_x),
+        }
+        table = copy.deepcopy(st.best["table"])
+        table.provenance = {
+            "source": "DyWeight Calibrate", "teacher": f"{config.teacher} {config.teacher_steps} steps", "learned_sigmas": config.learn_sigmas,
+            "loss": config.loss, "init": st.start.label, "iterations": len(st.history), "samples": len(train_x),
+            "holdout_selected_by": config.select, "holdout_error_init": st.start.error, "holdout_error_after": st.best["error"],
+            "test_median_after": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
+        }
+        results.append((table, report))
+    return results
+
+
+def held_out_statistic(denoise, holdout_x, hold_t, config, table):
+    """What picks starts and iterations: the configured statistic of the table's held-out errors."""
+    return SELECTIONS[config.select](holdout_errors(denoise, table, holdout_x, hold_t, eval_batch(config)))

@@ -96,8 +96,7 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
         coeffs = p["coeffs"]
         derivs = list(history)[-len(coeffs):]
         if differentiable:
-            for c, dj in zip(coeffs, derivs):
-                x = x + c.to(x.device, acc) * dj
+            x = history_step(x, coeffs, derivs)
         else:
             for c, dj in zip(coeffs.tolist(), derivs):
                 if abs(c) > largest or c != c:
@@ -109,6 +108,52 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
             history.popleft()  # the oldest derivative is dead: don't hold it through the next model call
         del d, denoised, derivs
     return x.to(out_dtype)
+
+
+def history_step(x, coeffs, derivs):
+    """x + sum_j c_j d_j out of place: the weighted history step in the form autograd differentiates."""
+    for c, dj in zip(coeffs, derivs):
+        x = x + c.to(x.device, x.dtype) * dj
+    return x
+
+
+def unroll_together(denoise, xs, sigmas_list, tables, checkpoint=None):
+    """Differentiable solves of several tables (step counts) from their own latents, with one model call per step
+    index for every solve still running: calibrating three counts calls the model as often as the longest count
+    alone, each call on the solves' latents together (a call at three times the batch costs far less than three
+    calls). `denoise(x, sigma)` then gets a per-sample sigma. Each solve's numbers are unroll()'s; one solve is
+    unroll() exactly."""
+    plans = [step_plan(t, s) for t, s in zip(tables, sigmas_list)]
+    dtypes = [x.dtype for x in xs]
+    acc = torch.promote_types(xs[0].dtype, torch.float32)
+    xs = [x.to(acc) for x in xs]
+    histories = [deque(maxlen=t.window) for t in tables]
+    call = denoise if checkpoint is None else (lambda xx, ss: checkpoint(denoise, xx, ss))
+    for i in range(max(len(p) for p in plans)):
+        running = [k for k, p in enumerate(plans) if i < len(p)]
+        # Phase 1: one model call for every solve that calls the model at this step (AFS steps need none).
+        calling = [k for k in running if plans[k][i]["eval_sigma"] is not None]
+        denoised = {}
+        if len(calling) == 1:
+            k = calling[0]
+            denoised[k] = call(xs[k], plans[k][i]["eval_sigma"].to(xs[k].device, acc)).to(acc)
+        elif calling:
+            sigma = torch.cat([plans[k][i]["eval_sigma"].to(xs[k].device, acc).expand(len(xs[k])) for k in calling])
+            out = call(torch.cat([xs[k] for k in calling]), sigma).to(acc)
+            denoised = dict(zip(calling, out.split([len(xs[k]) for k in calling])))
+        # Phase 2: each solve's derivative and weighted history step.
+        for k in running:
+            p, x = plans[k][i], xs[k]
+            if k in denoised:
+                d = (x - denoised[k]) / p["divisor"].to(x.device, acc)
+            else:
+                tau = p["tau"].to(x.device, acc)
+                d = x / torch.sqrt(1 + tau * tau)  # unit-variance Gaussian data model (AFS)
+            histories[k].append(d)
+            xs[k] = history_step(x, p["coeffs"], list(histories[k])[-len(p["coeffs"]):])
+            if len(histories[k]) == tables[k].window:
+                histories[k].popleft()
+    return [x.to(dtype) for x, dtype in zip(xs, dtypes)]
 
 
 @torch.no_grad()

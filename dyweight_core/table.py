@@ -126,17 +126,54 @@ def _matrix(value, fail, what):
     return [_vector(r, fail, what) for r in value]
 
 
+class TableSet:
+    """The tables of one calibration for several step counts (DyWeight Calibrate's step_counts): Save Table writes one
+    file each, DyWeight Sampler runs the one for the run's step count."""
+
+    def __init__(self, tables):
+        self.tables = sorted(tables, key=lambda t: t.steps)
+        counts = [t.steps for t in self.tables]
+        if not counts or len(set(counts)) != len(counts):
+            raise TableError(f"a table set needs one table per step count, got counts {counts}")
+
+    @property
+    def label(self):
+        return ", ".join(t.label for t in self.tables)
+
+    @property
+    def counts(self):
+        return [t.steps for t in self.tables]
+
+    def for_steps(self, steps):
+        for t in self.tables:
+            if t.steps == steps:
+                return t
+        raise TableError(f"the connected tables are for {', '.join(map(str, self.counts))} steps, but this run samples "
+                         f"{steps} (steps, denoise and start/end step decide it): calibrate {steps} too, or sample one of those")
+
+
+def tables_in(value):
+    """The tables of a DYWEIGHT_TABLE value: a table, or a set's tables."""
+    return list(value.tables) if isinstance(value, TableSet) else [value]
+
+
 def table_from_text(text, name="inline table"):
-    """A table from its YAML text (a file's or a workflow's), validated as every table is."""
+    """A table from its YAML text (a file's or a workflow's), validated as every table is; several YAML documents
+    (what Table as Text shows for a table set) give a TableSet."""
     try:
-        data = yaml.safe_load(text)
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as e:
         raise TableError(f"table '{name}': cannot be read as YAML ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    return CoefficientTable.from_dict(data, name=name)
+    if len(documents) > 1:
+        return TableSet([CoefficientTable.from_dict(d, name=f"{name} ({k + 1})") for k, d in enumerate(documents)])
+    return CoefficientTable.from_dict(documents[0] if documents else None, name=name)
 
 
 def table_to_text(table):
-    """The YAML text of a validated table: what save_table writes and an inline table holds."""
+    """The YAML text of a validated table (or a set's tables, one YAML document each): what save_table writes and an
+    inline table holds."""
+    if isinstance(table, TableSet):
+        return "---\n".join(table_to_text(t) for t in table.tables)
     return yaml.safe_dump(table.validate().to_dict(), sort_keys=False, default_flow_style=None, width=120)
 
 
@@ -149,9 +186,12 @@ def load_table(path):
     except (OSError, UnicodeDecodeError) as e:
         raise TableError(f"table file '{path}': cannot be read as YAML ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     try:
-        return table_from_text(text, name)
+        table = table_from_text(text, name)
     except TableError as e:
         raise TableError(f"table file '{path}': {str(e).split(': ', 1)[-1]}") from None
+    if isinstance(table, TableSet):
+        raise TableError(f"table file '{path}': holds {len(table.tables)} tables; a file holds one (Save Table writes a set as one file each)")
+    return table
 
 
 def save_table(table, path, overwrite=False):

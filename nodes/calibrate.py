@@ -14,8 +14,10 @@ import comfy.samplers
 import comfy.utils
 from .api import io
 
-from ..dyweight_core.calibrate import DEFAULT_PRESET, LOSSES, PRESETS, CalibrationConfig, calibrate, preset_settings
+from ..dyweight_core.calibrate import (DEFAULT_PRESET, LOSSES, PRESETS, CalibrationConfig, CalibrationError, calibrate_together,
+                                       preset_settings)
 from ..dyweight_core.lookup import SCHEDULER
+from ..dyweight_core.table import TableSet
 from .differentiable import (calibration_patcher, clone_conditioning, make_weights_differentiable, updates_activations_in_place,
                              vae_decoder, weight_pointers, with_saved_copies)
 from .model_info import model_identity
@@ -60,13 +62,14 @@ def progress_reporter():
     def report(p):
         comfy.model_management.throw_exception_if_processing_interrupted()  # Cancel stops here
         phase, done, total = p["phase"], p.get("done", p.get("iteration")), p["total"]
-        began.setdefault(phase, (time.time(), done - 1))
+        began.setdefault((phase, p.get("steps")), (time.time(), done - 1))
         pbar.update_absolute(done, total)
-        start, first = began[phase]
+        start, first = began[phase, p.get("steps")]
         left = (time.time() - start) / max(done - first, 1) * (total - done)
         if phase != "student" or done % 25 == 0 or done == total:
             extra = f", loss {p['loss']:.4g}, best held-out {p['best_holdout']:.4g}" if phase == "student" else ""
-            logging.info(f"[DyWeight] calibrate: {PHASES[phase]} {done}/{total}{extra}, about {left:.0f} s left")
+            count = f" for {p['steps']} steps" if p.get("steps") else ""
+            logging.info(f"[DyWeight] calibrate: {PHASES[phase]}{count} {done}/{total}{extra}, about {left:.0f} s left")
     return report
 
 
@@ -105,24 +108,51 @@ def calibration_settings(model, steps, cfg, quality=DEFAULT_PRESET, samples=0, h
     return config, knobs["samples"], knobs["holdout"]
 
 
+def parse_step_counts(text, steps):
+    """DyWeight Calibrate's step_counts ("4,6,8"; empty: `steps`) as sorted distinct counts."""
+    if not str(text or "").strip():
+        return [steps]
+    try:
+        counts = sorted({int(part) for part in str(text).replace(";", ",").replace(" ", ",").split(",") if part.strip()})
+    except ValueError:
+        raise CalibrationError(f"step_counts {text!r}: write whole numbers separated by commas, e.g. 4,6,8") from None
+    if not counts or not all(1 <= n <= 50 for n in counts):
+        raise CalibrationError(f"step_counts {text!r}: every count must be from 1 to 50")
+    return counts
+
+
 def calibrate_with_inputs(model, positive, negative, latent_image, steps, scheduler, cfg, denoise=1.0, vae=None,
-                          fit=calibrate, start=start_latents, core=None, **inputs):
-    """What DyWeight Calibrate does with its inputs: (table, the core's report). `fit` and `start` default to the
-    calibration core and the seeded noises; benchmarks pass their own (the in-sample ceiling)."""
-    config, samples, holdout = calibration_settings(model, steps, cfg, **inputs, **(core or {}))
-    return run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout,
-                           denoise=denoise, vae=vae, fit=fit, start=start)
+                          step_counts="", minutes=0.0, fit=calibrate_together, start=start_latents, core=None, **inputs):
+    """What DyWeight Calibrate does with its inputs: [(table, the core's report)], one per step count. `fit` and `start`
+    default to the calibration core and the seeded noises; benchmarks pass their own (the in-sample ceiling)."""
+    runs = []
+    for count in parse_step_counts(step_counts, steps):
+        config, samples, holdout = calibration_settings(model, count, cfg, **inputs, **(core or {}))
+        runs.append((count, config))
+    return run_calibrations(model, positive, negative, latent_image, runs, scheduler, cfg, samples, holdout, denoise=denoise,
+                            vae=vae, fit=fit, start=start, budget_seconds=60 * minutes)
 
 
 def run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout, denoise=1.0,
-                    vae=None, fit=calibrate, start=start_latents):
-    """Calibrate `model` on the stock schedule; returns (table, report dict)."""
+                    vae=None):
+    """Calibrate `model` for one step count on the stock schedule; returns (table, report dict)."""
+    return run_calibrations(model, positive, negative, latent_image, [(steps, config)], scheduler, cfg, samples, holdout,
+                            denoise=denoise, vae=vae)[0]
+
+
+def run_calibrations(model, positive, negative, latent_image, runs, scheduler, cfg, samples, holdout, denoise=1.0, vae=None,
+                     fit=calibrate_together, start=start_latents, budget_seconds=0.0):
+    """Calibrate `model` on the stock schedule for each (steps, config) in `runs`, together (one teacher, shared
+    model calls); returns [(table, report dict)]."""
+    config = runs[0][1]
     period = conditioning_period(positive, negative)
     whole = lambda n: -(-n // period) * period  # every row of a prompt batch gets the same number of noises
     samples, holdout = whole(samples), whole(holdout)
-    config = dataclasses.replace(config, period=period, batch_size=whole(config.batch_size), teacher_floor=teacher_floor(model))
-    sampler_obj = comfy.samplers.KSampler(model, steps, model.load_device, scheduler=scheduler, denoise=denoise)
-    sigmas = sampler_obj.sigmas.cpu()
+    runs = [(steps, dataclasses.replace(c, period=period, batch_size=whole(c.batch_size), teacher_floor=teacher_floor(model)))
+            for steps, c in runs]
+    schedules = [comfy.samplers.KSampler(model, steps, model.load_device, scheduler=scheduler, denoise=denoise).sigmas.cpu()
+                 for steps, _ in runs]
+    sigmas = schedules[0]
     sampling = model.get_model_object("model_sampling")
     latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"]).float()  # as KSampler: FLUX/SD3/Wan
     if torch.count_nonzero(latent) > 0:
@@ -133,7 +163,6 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
         guider = comfy.samplers.CFGGuider(patcher)
         guider.set_conds(clone_conditioning(positive), clone_conditioning(negative))
         guider.set_cfg(cfg)
-        report = progress_reporter()
 
         def run(denoise_fn, device, max_denoise):
             identity = model_identity(model)  # now loaded with its patches (LoRAs), as when sampling
@@ -143,27 +172,45 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
             decode = vae_decoder(vae, model) if vae is not None and config.loss == "perceptual" else None
             cache = teacher_cache((identity["fingerprint"], content_hash([positive, negative, latent]), float(cfg),
                                    config.seed, samples, holdout, config.batch_size, timestep_mode))
-            table, info = fit(denoise_fn, sigmas.tolist(), train, hold, config, decode=decode, progress=report,
-                              teacher_cache=cache, test_x=test)
-            table.model = identity
-            return table, info
+            results = fit(denoise_fn, [(s.tolist(), c) for s, (_, c) in zip(schedules, runs)], train, hold, decode=decode,
+                          progress=progress_reporter(), teacher_cache=cache, test_x=test, budget_seconds=budget_seconds)
+            for table, _ in results:
+                table.model = identity
+            return results
 
         work = CalibrationSampler(run, config.checkpoint)
-        batch = torch.zeros((config.batch_size,) + tuple(latent.shape[1:]))
+        batch = torch.zeros((config.batch_size * len(runs),) + tuple(latent.shape[1:]))  # what one shared model call holds
         guider.sample(batch, batch, work, sigmas, seed=config.seed)
-    table, info = work.result
-    table.provenance.update({"scheduler": SCHEDULER if config.learn_sigmas else scheduler, "cfg": float(cfg), "timestep": timestep_mode,
-                             "denoise": float(denoise), "date": datetime.datetime.now().isoformat(timespec="seconds"),
-                             "seconds": round(info["seconds"], 1)})
-    if config.learn_sigmas:  # its own sigmas: the `dyweight` scheduler serves them (lookup.owns_schedule)
-        table.provenance["sigmas_learned_from"] = scheduler
-    return table, info
+    for (table, info), (_, c) in zip(work.result, runs):
+        table.provenance.update({"scheduler": SCHEDULER if c.learn_sigmas else scheduler, "cfg": float(cfg), "timestep": timestep_mode,
+                                 "denoise": float(denoise), "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                                 "seconds": round(info["seconds"], 1)})
+        if c.learn_sigmas:  # its own sigmas: the `dyweight` scheduler serves them (lookup.owns_schedule)
+            table.provenance["sigmas_learned_from"] = scheduler
+    return work.result
 
 
-def format_report(table, info):
+def format_report(results):
+    """The report of a calibration, one block per step count."""
+    blocks = [count_report(table, info) for table, info in results]
+    first = results[0][1]
+    lines = []
+    if len(results) > 1:
+        lines.append(f"DyWeight calibration of {len(results)} step counts together "
+                     f"({', '.join(str(t.steps) for t, _ in results)}): one teacher solve, shared model calls, {first['seconds']:.1f}s")
+    if first["budget_seconds"]:
+        iterations = ", ".join(f"{info['iterations_run']} ({table.steps} steps)" for table, info in results)
+        lines.append(f"budget {first['budget_seconds'] / 60:g} min bought {iterations} iterations on {first['train_samples']} training "
+                     f"noises (+ {first['holdout_samples']} held-out, {first['test_samples']} test); took {first['seconds']:.1f}s "
+                     f"(teacher {first['teacher_seconds']:.1f}s, choosing the starts {first['start_seconds']:.1f}s, fitting {first['fit_seconds']:.1f}s)")
+    return "\n\n".join(["\n".join(lines)] * bool(lines) + blocks)
+
+
+def count_report(table, info):
     r = info
     gain = lambda ref: f"{ref / max(r['test_median_calibrated'], 1e-12):.1f}x"
-    teacher = "reused from an earlier calibration" if r["teacher_cached"] else f"{r['teacher_seconds']:.1f}s"
+    teacher = {"earlier": "reused from an earlier calibration", "this run": "shared with the other step counts"}.get(
+        r.get("teacher"), f"{r['teacher_seconds']:.1f}s")
     lines = [
         f"DyWeight calibration: {table.steps} steps{f' ({table.steps - 1} model calls, AFS)' if table.afs else ''}, "
         f"window {table.window}, {table.model.get('family')} ({table.model.get('model_type')})",
@@ -251,13 +298,22 @@ class DyWeightCalibrate(io.ComfyNode):
                                        "teacher). best takes about 4 times as long as balanced. "
                                        "At CFG 1 (one model call per step) 1.5 times the iterations. "
                                        "On a GPU: a quarter of the batch, four times the iterations (memory)."),
+                io.String.Input("step_counts", default="", optional=True,
+                                tooltip="Several step counts in one run, e.g. 4,6,8: one teacher solve and shared model calls, "
+                                        "one table per count (Save Table writes each; DyWeight Sampler runs the one for the "
+                                        "run's steps). Empty: steps."),
+                io.Float.Input("minutes", default=0.0, min=0.0, max=1440.0, step=0.5, optional=True,
+                               tooltip="A time budget for the whole calibration, teacher included: the teacher gets at most "
+                                       "a third, the iterations are fitted to the rest after the first few are timed. "
+                                       "0: the counts quality sets. The report says what the budget bought."),
             ],
             outputs=[TABLE.Output(display_name="table"), io.String.Output(display_name="report")],
         )
 
     @classmethod
     def execute(cls, model, positive, negative, latent_image, steps, scheduler, cfg, **inputs) -> io.NodeOutput:
-        table, info = calibrate_with_inputs(model, positive, negative, latent_image, steps, scheduler, cfg, **inputs)
-        text = format_report(table, info)
+        results = calibrate_with_inputs(model, positive, negative, latent_image, steps, scheduler, cfg, **inputs)
+        text = format_report(results)
         logging.info(text)
-        return io.NodeOutput(table, text, ui={"text": [text]})
+        tables = [table for table, _ in results]
+        return io.NodeOutput(tables[0] if len(tables) == 1 else TableSet(tables), text, ui={"text": [text]})

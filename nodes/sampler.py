@@ -10,7 +10,7 @@ from .api import io
 
 from ..dyweight_core import solver
 from ..dyweight_core.lookup import SCHEDULER, choose_table, scheduler_sigmas, sigmas_match
-from ..dyweight_core.table import TableError, adams_bashforth_table
+from ..dyweight_core.table import TableError, TableSet, adams_bashforth_table
 from .model_info import continuous_sampling, find_patcher, model_identity, sampling_description
 from .table_folders import TABLE, usable_tables
 
@@ -21,6 +21,8 @@ def resolve_table(model, sigmas, table=None):
     """The table a sampling run uses: the connected one (warn on mismatch), a looked-up one, or the fallback.
     Looking up never stops sampling: whatever goes wrong there is a warning and the fallback."""
     steps = len(sigmas) - 1
+    if isinstance(table, TableSet):
+        table = table.for_steps(steps)
     if table is not None:
         if table.steps != steps:
             raise TableError(f"table '{table.label}' is for {table.steps} steps, but this run samples {steps} "
@@ -103,7 +105,8 @@ class DyWeightSampler(io.ComfyNode):
             description="Learned few-step ODE sampler. Without a table it finds the one for the model and step count, "
                         "or runs the Adams-Bashforth fallback (= ipndm) and says so in the console.",
             inputs=[TABLE.Input("table", optional=True,
-                                tooltip="A coefficient table to use as given. Leave unconnected for automatic lookup.")],
+                                tooltip="A coefficient table to use as given (tables for several step counts: the one for the "
+                                        "run's step count). Leave unconnected for automatic lookup.")],
             outputs=[io.Sampler.Output()],
         )
 

@@ -3,13 +3,14 @@ import logging
 import os
 import re
 
+import numpy as np
 import torch
 from .api import io, ui
 
 from ..dyweight_core import heatmap
 from ..dyweight_core.lookup import read_cached, scan_tables
 from ..dyweight_core.schedules import flux_mu, table_sigmas
-from ..dyweight_core.table import TableError, save_table, table_from_text, table_to_text
+from ..dyweight_core.table import TableError, TableSet, save_table, table_from_text, table_to_text, tables_in
 from .table_folders import TABLE, table_folders, user_table_dir
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -119,7 +120,8 @@ class DyWeightSaveTable(io.ComfyNode):
         return io.Schema(
             node_id="DyWeightSaveTable", display_name="DyWeight Save Table", category="sampling/dyweight",
             description="Saves a table to models/dyweight, where the dyweight sampler finds it for the same model and steps.",
-            inputs=[TABLE.Input("table", tooltip="The table to save, e.g. from DyWeight Calibrate."),
+            inputs=[TABLE.Input("table", tooltip="The table to save, e.g. from DyWeight Calibrate (tables for several step "
+                                                 "counts: one file each, <name>_<N>steps.yaml)."),
                     io.String.Input("name", default="my_model_6steps", tooltip="File name (letters, digits, '.', '_', '-'); .yaml is added."),
                     io.Boolean.Input("overwrite", default=False, optional=True, tooltip="Replace an existing table of that name.")],
             outputs=[io.String.Output(display_name="path")],
@@ -128,9 +130,19 @@ class DyWeightSaveTable(io.ComfyNode):
 
     @classmethod
     def execute(cls, table, name, overwrite=False) -> io.NodeOutput:
-        path = save_table(table, safe_table_path(name), overwrite=overwrite)
-        logging.info(f"[DyWeight] saved table to {path}")
-        return io.NodeOutput(path, ui=ui.PreviewText(path))
+        if isinstance(table, TableSet):  # one file per step count: <name>_<N>steps.yaml, each found by lookup
+            stem = re.sub(r"_?\d+steps$", "", str(name)) or "table"
+            targets = [(t, safe_table_path(f"{stem}_{t.steps}steps")) for t in table.tables]
+        else:
+            targets = [(table, safe_table_path(name))]
+        taken = [path for _, path in targets if os.path.exists(path)]
+        if taken and not overwrite:  # a set is saved whole or not at all: every file is checked before any is written
+            raise TableError(f"table file '{taken[0]}' already exists (allow overwrite to replace it); nothing was written")
+        paths = [save_table(t, p, overwrite=overwrite) for t, p in targets]
+        for path in paths:
+            logging.info(f"[DyWeight] saved table to {path}")
+        text = "\n".join(paths)
+        return io.NodeOutput(text, ui=ui.PreviewText(text))
 
 
 class DyWeightScheduler(io.ComfyNode):
@@ -145,12 +157,19 @@ class DyWeightScheduler(io.ComfyNode):
                                  tooltip="Image size, for tables that follow it (the authors' FLUX tables)."),
                     io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01, optional=True,
                                    tooltip="As in BasicScheduler: the tail of a longer schedule (tables that follow the image size); "
-                                           "0 gives an empty schedule.")],
+                                           "0 gives an empty schedule."),
+                    io.Int.Input("steps", default=0, min=0, max=50, optional=True,
+                                 tooltip="With tables for several step counts (DyWeight Calibrate's step_counts): which one. "
+                                         "0: the connected table's own.")],
             outputs=[io.Sigmas.Output()],
         )
 
     @classmethod
-    def execute(cls, table, resolution=1024, denoise=1.0) -> io.NodeOutput:
+    def execute(cls, table, resolution=1024, denoise=1.0, steps=0) -> io.NodeOutput:
+        if isinstance(table, TableSet):
+            if not steps:
+                raise TableError(f"the connected tables are for {', '.join(map(str, table.counts))} steps: set steps to one of them")
+            table = table.for_steps(steps)
         return io.NodeOutput(torch.tensor(table_sigmas(table, flux_mu(resolution), denoise), dtype=torch.float32))
 
 
@@ -166,5 +185,9 @@ class DyWeightInspect(io.ComfyNode):
 
     @classmethod
     def execute(cls, table) -> io.NodeOutput:
-        picture = torch.from_numpy(heatmap.render(table).copy()).float().div(255).unsqueeze(0)
-        return io.NodeOutput(picture, heatmap.summary(table))
+        tables = tables_in(table)
+        pictures = [heatmap.render(t) for t in tables]
+        width = max(p.shape[1] for p in pictures)
+        padded = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0)), constant_values=255) for p in pictures]
+        picture = torch.from_numpy(np.concatenate(padded)).float().div(255).unsqueeze(0)  # one heatmap under the other
+        return io.NodeOutput(picture, "\n\n".join(heatmap.summary(t) for t in tables))

@@ -81,3 +81,22 @@ def test_documented_path_runs_the_table_on_its_own_sigmas(server, table_folder):
     torch.testing.assert_close(plain, explicit, rtol=0, atol=1e-5)
     ipndm = ksampler(server, "ipndm", "dyweight", 6, "documented_ipndm")
     assert (plain - ipndm).abs().max() > 1e-3  # the table, not the fallback, ran
+
+
+def test_tables_for_several_step_counts_are_found_by_a_plain_ksampler_at_each(server, table_folder):
+    """Calibrate with step_counts 3,5 (one run) -> Save Table writes one file per count -> a plain KSampler with
+    dyweight + dyweight at 3 and at 5 steps runs each count's table."""
+    entry = server.run({
+        "1": PHOTOS,
+        "2": {"class_type": "DyWeightCalibrate", "inputs": {"model": ["1", 0], "positive": ["1", 1], "negative": ["1", 2],
+              "latent_image": ["1", 3], "steps": 3, "scheduler": "dyweight", "cfg": CFG, "step_counts": "3,5",
+              "quality": "fast", "iterations": 6, "samples": 8, "holdout": 8, "teacher_steps": 8}},
+        "3": {"class_type": "DyWeightSaveTable", "inputs": {"table": ["2", 0], "name": "reach_counts", "overwrite": True}},
+    })
+    assert entry["status"]["status_str"] == "success", error_message(entry)
+    assert {"reach_counts_3steps.yaml", "reach_counts_5steps.yaml"} <= set(os.listdir(table_folder))
+    for steps in (3, 5):
+        log_before = len(server.read_log())
+        ksampler(server, "dyweight", "dyweight", steps, f"counts_{steps}")
+        log = server.read_log()[log_before:]
+        assert f"scheduler: the sigmas of table 'reach_counts_{steps}steps'" in log and f"using table 'reach_counts_{steps}steps'" in log

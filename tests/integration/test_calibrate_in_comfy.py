@@ -324,3 +324,53 @@ def test_free_memory_releases_the_teacher_caches(mods):
     assert not mods["teacher_cache"].TEACHER_CACHES
     mods["teacher_cache"].release_teacher_caches_with_models()  # registering twice chains once
     assert comfy.model_management.unload_all_models.releases_dyweight_caches
+
+
+def test_several_step_counts_in_one_run_share_the_teacher_and_match_separate_runs(mods, tmp_path):
+    """step_counts "3,4": one teacher solve and shared model calls give the tables two separate runs give; Save Table
+    writes one file per count, all or none; DyWeight Sampler with the set runs the table for the run's count."""
+    import folder_paths
+    from comfyui_dyweight.dyweight_core.table import TableError, TableSet
+    from comfyui_dyweight.nodes.sampler import resolve_table
+    from comfyui_dyweight.nodes.tables import DyWeightSaveTable
+    mods["teacher_cache"].TEACHER_CACHES.clear()
+    model, (tables, report) = calibrate_demo(mods, iterations=20, step_counts="3,4")
+    assert isinstance(tables, TableSet) and tables.counts == [3, 4]
+    assert "2 step counts together (3, 4): one teacher solve" in report and "teacher shared with the other step counts" in report
+    assert report.count("DyWeight calibration: ") == 2
+    for steps in (3, 4):
+        mods["teacher_cache"].TEACHER_CACHES.clear()
+        _, (alone, _) = calibrate_demo(mods, steps=steps, iterations=20)
+        together = tables.for_steps(steps)
+        assert together.provenance["init"] == alone.provenance["init"]
+        assert torch.allclose(torch.tensor(together.weights), torch.tensor(alone.weights), atol=1e-5)
+        assert together.t_scale == pytest.approx(alone.t_scale, abs=1e-5)
+    sigmas = mods["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4).tolist()
+    assert resolve_table(model, sigmas, tables) is tables.for_steps(4)
+    with pytest.raises(TableError, match="for 3, 4 steps, but this run samples 5"):
+        resolve_table(model, sigmas[:1] + sigmas, tables)
+    saved = folder_paths.folder_names_and_paths["dyweight"]
+    folder_paths.folder_names_and_paths["dyweight"] = ([str(tmp_path)], saved[1])
+    try:
+        (tmp_path / "mine_4steps.yaml").write_text("keep")
+        with pytest.raises(TableError, match="mine_4steps.yaml' already exists"):
+            DyWeightSaveTable.execute(tables, "mine", False)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mine_4steps.yaml"]  # nothing written
+        DyWeightSaveTable.execute(tables, "mine_6steps", True)  # a count in the name is replaced by each table's
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mine_3steps.yaml", "mine_4steps.yaml"]
+    finally:
+        folder_paths.folder_names_and_paths["dyweight"] = saved
+
+
+def test_a_budget_in_minutes_bounds_the_whole_calibration(mods):
+    """minutes 0.1 (6 s), teacher included: the run ends within it, its iterations fitted to what the time allows
+    (more than the 2 given when there is room), and the report says what the budget bought."""
+    import time
+    mods["teacher_cache"].TEACHER_CACHES.clear()
+    started = time.time()
+    model, (table, report) = calibrate_demo(mods, iterations=2, minutes=0.1)
+    took = time.time() - started
+    assert took < 6 * 1.15 + 1.0, took  # the budget, with the node's own set-up
+    assert "budget 0.1 min bought" in report and "training noises" in report
+    bought = int(report.split("budget 0.1 min bought ")[1].split(" ")[0])
+    assert bought > 2 and table.provenance["iterations"] == bought
