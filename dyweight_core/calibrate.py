@@ -416,6 +416,7 @@ class Student:
 
 
 BUDGET_PROBE = 3  # iterations timed before a budget sets how many fit
+EXAMPLES = 4      # test noises whose endpoints the report keeps, to show
 
 
 def fit(denoise, students, train_x, targets, loss_fn, progress=None, started=0.0, deadline=None, reserve=0.0):
@@ -423,7 +424,7 @@ def fit(denoise, students, train_x, targets, loss_fn, progress=None, started=0.0
     per student and iteration, their model calls shared (unroll_together), so several step counts cost little more
     than the longest. With a `deadline`, the first iterations are timed and the students' iteration counts (their
     learning-rate schedules with them) are fitted to the time left before it, less `reserve` for the test phase,
-    keeping their ratio."""
+    keeping their ratio; the fit is re-checked against the deadline at every held-out check."""
     if deadline is not None:  # provisional counts until the first iterations are timed
         for st in students:
             st.config = dataclasses.replace(st.config, iterations=max(st.config.iterations, BUDGET_PROBE))
@@ -446,7 +447,9 @@ def fit(denoise, students, train_x, targets, loss_fn, progress=None, started=0.0
         for st, loss in zip(running, losses):
             st.step(it, loss, started)
         it += 1
-        if deadline is not None and it == BUDGET_PROBE:
+        # The pace is re-measured at every held-out check: it then counts the checks' own solves, and a machine that
+        # slows down (another job, thermal limits) shortens the fit instead of overrunning the budget.
+        if deadline is not None and (it == BUDGET_PROBE or it % students[0].config.eval_every == 0):
             fit_to_deadline(students, it, (time.time() - probe_started) / it, deadline - reserve)
         if progress is not None:
             longest = max(st.config.iterations for st in students)
@@ -527,7 +530,8 @@ def calibrate_together(denoise, runs, train_x, holdout_x, decode=None, progress=
 
     # Phase 3: the fits, together, keeping each count's best table on the held-out latents.
     start_seconds = time.time() - starts_began
-    reserve = 3 * sum(eval_seconds) * len(test_x) / max(len(holdout_x), 1)  # phase 4's three solves per count
+    # phase 4: three tables solved on the test noises per count, and two on the examples the report shows
+    reserve = sum(eval_seconds) * (3 * len(test_x) + 2 * min(EXAMPLES, len(test_x))) / max(len(holdout_x), 1)
     fit_started = time.time()
     fit(denoise, students, train_x, [e[0][0][:solved] for e in ends], loss_fn, progress, started, deadline, reserve)
     fit_seconds = time.time() - fit_started
@@ -535,9 +539,15 @@ def calibrate_together(denoise, runs, train_x, holdout_x, decode=None, progress=
     # Phase 4: what a user compares, on test latents that played no part in choosing the table.
     results = []
     for (sigmas, config), ((_, _, test_t), teacher), st, errors in zip(runs, ends, students, start_errors):
-        test_median = lambda t: holdout_errors(denoise, t, test_x, test_t, eval_batch(config)).median().item()
-        test = {name: test_median(t) for name, t in (("calibrated", st.best["table"]), ("fallback", adams_bashforth_table(sigmas)),
-                                                     ("euler", euler_table(sigmas)))}
+        compared = {"calibrated": st.best["table"], "fallback": adams_bashforth_table(sigmas), "euler": euler_table(sigmas)}
+        per_noise = {name: holdout_errors(denoise, t, test_x, test_t, eval_batch(config)) for name, t in compared.items()}
+        test = {name: e.median().item() for name, e in per_noise.items()}
+        with torch.no_grad():  # a few test noises' endpoints, to show (DyWeight Calibrate's report picture)
+            shown = test_x[:EXAMPLES]
+            examples = {"teacher": test_t[:EXAMPLES].cpu(), **{name: unroll(denoise, shown, t.sigmas, t).cpu()
+                                                               for name, t in compared.items() if name != "euler"},
+                        "errors": {name: per_noise[name][:EXAMPLES].tolist() for name in ("calibrated", "fallback")}}
+        builtin_starts = {k: v for k, v in errors.items() if k in STARTS}  # the built-ins on the given schedule
         report = {
             "test_median_calibrated": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
             "init": st.start.label, "holdout_error_starts": errors, "holdout_error_init": st.start.error,
@@ -546,6 +556,7 @@ def calibrate_together(denoise, runs, train_x, holdout_x, decode=None, progress=
             "teacher": teacher, "start_seconds": start_seconds, "fit_seconds": fit_seconds, "counts": len(runs),
             "seconds": time.time() - started, "stopped": st.stopped, "budget_seconds": budget_seconds,
             "train_samples": len(train_x), "holdout_samples": len(holdout_x), "test_samples": len(test_x),
+            "examples": examples, "best_builtin_start": min(builtin_starts, key=builtin_starts.get),
         }
         table = copy.deepcopy(st.best["table"])
         table.provenance = {

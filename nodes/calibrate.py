@@ -16,6 +16,7 @@ from .api import io
 
 from ..dyweight_core.calibrate import (DEFAULT_PRESET, LOSSES, PRESETS, CalibrationConfig, CalibrationError, calibrate_together,
                                        preset_settings)
+from ..dyweight_core import report_picture
 from ..dyweight_core.lookup import SCHEDULER
 from ..dyweight_core.table import TableSet
 from .differentiable import (calibration_patcher, clone_conditioning, make_weights_differentiable, updates_activations_in_place,
@@ -229,6 +230,45 @@ def count_report(table, info):
     return "\n".join(lines)
 
 
+def previews(model, vae, latents):
+    """Latents (B, C, ...) of the model -> [HxWx3 pictures in [0, 1]]: decoded by the VAE when one is connected, else
+    the family's latent preview (its latent_rgb_factors, as ComfyUI's live preview draws; the first frame of video)."""
+    latent_format = model.get_model_object("latent_format")
+    if vae is not None:
+        images = vae.decode(latent_format.process_out(latents.to(torch.float32)))
+        return [image.reshape(-1, *image.shape[-3:])[0].float().cpu().numpy() for image in images]
+    z = latents.float()
+    if getattr(latent_format, "latent_rgb_factors_reshape", None) is not None:
+        z = latent_format.latent_rgb_factors_reshape(z)
+    z = z[:, :, 0] if z.ndim == 5 else z
+    factors = latent_format.latent_rgb_factors
+    if factors is None:  # no preview factors: the first three channels, each picture stretched to [0, 1]
+        rgb = z[:, :3].movedim(1, -1)
+        low, high = rgb.amin((1, 2, 3), keepdim=True), rgb.amax((1, 2, 3), keepdim=True)
+        rgb = (rgb - low) / (high - low).clamp_min(1e-6)
+    else:
+        bias = latent_format.latent_rgb_factors_bias
+        rgb = torch.nn.functional.linear(z.movedim(1, -1), torch.tensor(factors).t(), None if bias is None else torch.tensor(bias))
+        rgb = ((rgb + 1) / 2).clamp(0, 1)
+    return list(rgb.numpy())
+
+
+def report_image(model, vae, results):
+    """The report as an IMAGE (1, H, W, 3): per count, fallback / calibrated / teacher on a few test noises with
+    their errors, and bars of the held-out error ratio over the fallback and the best built-in start."""
+    panels, ratios = [], []
+    for table, info in results:
+        shown, errors = info["examples"], info["examples"]["errors"]
+        panels.append(report_picture.count_panel(table.steps, [
+            ("fallback (ipndm)", previews(model, vae, shown["fallback"]), errors["fallback"]),
+            ("calibrated", previews(model, vae, shown["calibrated"]), errors["calibrated"]),
+            ("teacher", previews(model, vae, shown["teacher"]), None)]))
+        starts, best = info["holdout_error_starts"], max(info["holdout_error_best"], 1e-12)
+        builtin = info["best_builtin_start"]
+        ratios.append((table.steps, starts["adams_bashforth"] / best, starts[builtin] / best, builtin))
+    return torch.from_numpy(report_picture.render(panels, ratios).copy()).float().div(255).unsqueeze(0)
+
+
 def where_it_runs(table):
     """The schedule lookup applies the table on, in words: on any other it takes the fallback."""
     learned_from = table.provenance.get("sigmas_learned_from")
@@ -279,7 +319,8 @@ class DyWeightCalibrate(io.ComfyNode):
                                tooltip="log_rmse: mean log of the per-sample latent error, so every noise's relative error "
                                        "counts alike; rmse: mean per-sample error; l2: mean squared; huber; "
                                        "perceptual: SSIM + L1 on decoded images (needs vae, slower)."),
-                io.Vae.Input("vae", optional=True, tooltip="Only for the perceptual loss: decodes latents to images."),
+                io.Vae.Input("vae", optional=True, tooltip="Decodes latents to images: for the perceptual loss, and for the report "
+                                                           "picture (without it the picture shows the latent preview)."),
                 io.Combo.Input("checkpointing", options=["auto", "on", "off"], default="auto", optional=True,
                                tooltip="Recompute each model call in backward: 3.5x less memory, ~1.8x the time. auto: on for GPUs."),
                 # new inputs go last: saved UI workflows list widget values by position
@@ -307,7 +348,10 @@ class DyWeightCalibrate(io.ComfyNode):
                                        "a third, the iterations are fitted to the rest after the first few are timed. "
                                        "0: the counts quality sets. The report says what the budget bought."),
             ],
-            outputs=[TABLE.Output(display_name="table"), io.String.Output(display_name="report")],
+            outputs=[TABLE.Output(display_name="table"), io.String.Output(display_name="report"),
+                     io.Image.Output(display_name="report_image", tooltip="For a few test noises: the fallback, the calibrated "
+                                     "table and the teacher, with each one's error; and per step count the held-out error "
+                                     "ratio over the fallback and over the best built-in it checked.")],
         )
 
     @classmethod
@@ -316,4 +360,5 @@ class DyWeightCalibrate(io.ComfyNode):
         text = format_report(results)
         logging.info(text)
         tables = [table for table, _ in results]
-        return io.NodeOutput(tables[0] if len(tables) == 1 else TableSet(tables), text, ui={"text": [text]})
+        picture = report_image(model, inputs.get("vae"), results)
+        return io.NodeOutput(tables[0] if len(tables) == 1 else TableSet(tables), text, picture, ui={"text": [text]})

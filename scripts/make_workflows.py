@@ -54,13 +54,14 @@ def calibrate():
     g["5"] = node("DyWeightCalibrate", model=["1", 0], positive=["2", 0], negative=["3", 0], latent_image=["4", 0], steps=6,
                   scheduler="karras", cfg=7.0, teacher_steps=0, iterations=0, seed=0, samples=0, holdout=0, batch_size=0,
                   window=CalibrationConfig.window, learning_rate=0.0, loss=CalibrationConfig.loss, checkpointing="auto", denoise=1.0, afs=False, learn_sigmas=True,
-                  quality="balanced")  # knobs at 0: the preset's; the learned sigmas are served by scheduler dyweight
+                  quality="balanced", step_counts="", minutes=0.0)  # knobs at 0: the preset's; the learned sigmas: scheduler dyweight
     g["6"] = node("DyWeightSaveTable", table=["5", 0], name="sd15_my_checkpoint_6steps", overwrite=False)
     g["7"] = node("DyWeightInspect", table=["5", 0])
     g["8"] = node("PreviewImage", images=["7", 0])
     g["9"] = node("PreviewAny", "Calibration report", source=["5", 1])
+    g["10"] = node("PreviewImage", "Calibration report: fallback / calibrated / teacher", images=["5", 2])
     return g, {"1": (0, 0), "2": (340, -120), "3": (340, 120), "4": (340, 330), "5": (720, 0), "6": (1100, -100),
-               "7": (1100, 120), "8": (1400, 120), "9": (1100, 340)}
+               "7": (1100, 120), "8": (1400, 120), "9": (1100, 340), "10": (1400, 340)}
 
 
 def grid():
@@ -112,9 +113,9 @@ def demo():
         "2": node("DyWeightCalibrate", model=["1", 0], positive=["1", 1], negative=["1", 2], latent_image=["1", 3], steps=6,
                   scheduler="karras", cfg=5.0, teacher_steps=0, iterations=0, seed=0, samples=0, holdout=0, batch_size=0,
                   window=CalibrationConfig.window, learning_rate=0.0, loss=CalibrationConfig.loss, checkpointing="auto", denoise=1.0, afs=False, learn_sigmas=True,
-                  quality="fast"),
+                  quality="fast", step_counts="", minutes=0.0),
         "3": node("DyWeightSampler", table=["2", 0]),
-        "4": node("DyWeightScheduler", table=["2", 0], resolution=1024, denoise=1.0),
+        "4": node("DyWeightScheduler", table=["2", 0], resolution=1024, denoise=1.0, steps=0),
         "5": node("SamplerCustom", "dyweight, 6 steps", model=["1", 0], add_noise=True, noise_seed=7, cfg=5.0, positive=["1", 1],
                   negative=["1", 2], sampler=["3", 0], sigmas=["4", 0], latent_image=["1", 3]),
         "6": node("KSampler", "lms, 6 steps", model=["1", 0], seed=7, steps=6, cfg=5.0, sampler_name="lms", scheduler="karras",
@@ -124,9 +125,10 @@ def demo():
         "9": node("SaveImage", "dyweight", images=["7", 0], filename_prefix="demo_dyweight"),
         "10": node("SaveImage", "lms", images=["8", 0], filename_prefix="demo_lms"),
         "11": node("PreviewAny", "Calibration report", source=["2", 1]),
+        "12": node("PreviewImage", "Calibration report: fallback / calibrated / teacher", images=["2", 2]),
     }
     layout = {"1": (0, 0), "2": (340, -200), "3": (720, -200), "4": (720, -60), "5": (1000, -200), "6": (1000, 200),
-              "7": (1340, -200), "8": (1340, 200), "9": (1600, -200), "10": (1600, 200), "11": (720, 80)}
+              "7": (1340, -200), "8": (1340, 200), "9": (1600, -200), "10": (1600, 200), "11": (720, 80), "12": (720, 320)}
     return g, layout
 
 
@@ -137,7 +139,7 @@ def inline_table():
         "1": node("DyWeightDemoModel", kind="eps", shift=3.0, batch_size=4, seed=0),
         "2": node("DyWeightInlineTable", "Table carried by this workflow", table_yaml=text),
         "3": node("DyWeightSampler", table=["2", 0]),
-        "4": node("DyWeightScheduler", table=["2", 0], resolution=1024, denoise=1.0),
+        "4": node("DyWeightScheduler", table=["2", 0], resolution=1024, denoise=1.0, steps=0),
         "5": node("SamplerCustom", "dyweight, 4 steps, inline table", model=["1", 0], add_noise=True, noise_seed=7, cfg=1.0,
                   positive=["1", 1], negative=["1", 2], sampler=["3", 0], sigmas=["4", 0], latent_image=["1", 3]),
         "6": node("DyWeightDemoDecode", samples=["5", 0], scale=4),

@@ -103,9 +103,42 @@ def test_calibrate_added_from_the_node_menu_keeps_its_seed(frontend):
     assert names[:6] == ["steps", "scheduler", "cfg", "teacher_steps", "iterations", "seed"]
     # the knobs start at 0 ("from quality"), the preset and learned sigmas are on, widgets after the older ones
     assert dict(widgets)["samples"] == 0 and dict(widgets)["learning_rate"] == 0
-    assert dict(widgets)["quality"] == "balanced" and dict(widgets)["learn_sigmas"] is True and names[-2:] == ["learn_sigmas", "quality"]
+    assert dict(widgets)["quality"] == "balanced" and dict(widgets)["learn_sigmas"] is True
+    assert names[-4:] == ["learn_sigmas", "quality", "step_counts", "minutes"]  # new inputs last: saved workflows list by position
+    assert dict(widgets)["step_counts"] == "" and dict(widgets)["minutes"] == 0
 
 
 def test_node_help_page_renders_in_the_help_panel(frontend):
     """The pack's web/docs/DyWeightCalibrate.md, shown by the frontend's node help (the (i) of the selection toolbox)."""
     assert "DyWeight Calibrate" in frontend["help_headings"] and {"Inputs", "Connect"} <= set(frontend["help_headings"])
+
+
+REPORT_PICTURE_NODE = "12"  # the demo workflow's Preview Image of DyWeight Calibrate's report_image
+
+
+def test_the_calibration_report_picture_shows_in_the_demo_workflow(server, frontend):
+    """Queued from the page (the Queue button's path), the built-in model's workflow calibrates, and its Preview Image
+    node shows Calibrate's report picture: the fallback, the calibrated table and the teacher on test noises."""
+    from playwright.sync_api import sync_playwright
+    workflow = json.load(open(os.path.join(ROOT, "workflows", "DyWeight demo (built-in model).json")))
+    assert any(str(n["id"]) == REPORT_PICTURE_NODE and n["type"] == "PreviewImage" for n in workflow["nodes"])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(server.url)
+        page.wait_for_function("window.app && window.app.graph && window.LiteGraph", timeout=120_000)
+        page.evaluate("async (wf) => { await window.app.loadGraphData(wf); await window.app.queuePrompt(0, 1); }", workflow)
+        shown = f"() => ((window.app.nodeOutputs['{REPORT_PICTURE_NODE}'] || {{}}).images || []).length"
+        page.wait_for_function(shown, timeout=600_000, polling=2000)
+        image = page.evaluate(f"() => window.app.nodeOutputs['{REPORT_PICTURE_NODE}'].images[0]")
+        page.evaluate(FIT_VIEW)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=os.path.join(frontend["shots"], "calibration_report_picture.png"))
+        browser.close()
+    import urllib.parse
+    import urllib.request
+    from PIL import Image
+    with urllib.request.urlopen(f"{server.url}/view?{urllib.parse.urlencode(image)}") as r:
+        picture = Image.open(r)
+        picture.load()
+    assert picture.width >= 300 and picture.height >= 300  # the bars and a panel of 4 noises x 3 columns

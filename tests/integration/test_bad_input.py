@@ -250,7 +250,7 @@ def test_flux_calibration_from_a_4_channel_empty_latent(pack):
     flux = comfy_models.detected_flux()
     with torch.inference_mode():
         cond = comfy_models.flux_conditioning()
-        table, report = DyWeightCalibrate.execute(flux, cond, cond, {"samples": torch.zeros(1, 4, 8, 8)}, 3, "simple", 1.0,
+        table, report, _ = DyWeightCalibrate.execute(flux, cond, cond, {"samples": torch.zeros(1, 4, 8, 8)}, 3, "simple", 1.0,
                                                   teacher_steps=8, iterations=2, samples=2, holdout=2, batch_size=2).result
     assert table.steps == 3 and table.convention == "velocity" and table.model["family"] == "Flux"
 

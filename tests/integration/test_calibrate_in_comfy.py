@@ -91,7 +91,9 @@ def calibrate_demo(mods, kind="eps", steps=4, iterations=40, seed=0, scheduler=N
         out = node.execute(model, neg, neg, latent, steps, scheduler or ("karras" if kind != "flow" else "simple"), 1.0,
                            teacher_steps=64, iterations=iterations, seed=seed, samples=32, holdout=16, batch_size=8,
                            learning_rate=3e-3, **kw)
-    return model, out.result
+    table, report, picture = out.result
+    assert picture.shape[0] == 1 and picture.shape[-1] == 3 and 0 <= picture.min() and picture.max() <= 1  # an IMAGE
+    return model, (table, report)
 
 
 def test_calibrate_node_beats_fallback_and_records_provenance(mods):
@@ -253,7 +255,7 @@ def test_img2img_calibration_makes_a_table_for_the_denoise_schedule(mods):
     with torch.inference_mode():
         model, pos, neg, latent = mods["mixture"].DyWeightDemoModel.execute("eps", 3.0, 1, 0).result
         picture = {"samples": model.model.diffusion_model.means[:1].float()}
-        table, report = node.execute(model, neg, neg, picture, 4, "karras", 1.0, teacher_steps=32, iterations=20,
+        table, report, _ = node.execute(model, neg, neg, picture, 4, "karras", 1.0, teacher_steps=32, iterations=20,
                                      samples=16, holdout=8, batch_size=8, learning_rate=3e-3, denoise=0.5,
                                      learn_sigmas=False).result
     expected = comfy.samplers.KSampler(model, 4, "cpu", scheduler="karras", denoise=0.5).sigmas
@@ -374,3 +376,26 @@ def test_a_budget_in_minutes_bounds_the_whole_calibration(mods):
     assert "budget 0.1 min bought" in report and "training noises" in report
     bought = int(report.split("budget 0.1 min bought ")[1].split(" ")[0])
     assert bought > 2 and table.provenance["iterations"] == bought
+
+
+def test_the_report_picture_shows_fallback_calibrated_and_teacher_with_their_errors(mods):
+    """report_image: for 4 test noises the fallback, the calibrated table and the teacher, decoded by the VAE when one is
+    connected and by the family's latent preview otherwise; and a bar per step count."""
+    import comfy.sd
+    from comfyui_dyweight.dyweight_core import report_picture
+    from comfyui_dyweight.nodes.calibrate import previews
+    with torch.inference_mode():
+        model, pos, neg, latent = mods["mixture"].DyWeightDemoModel.execute("eps", 3.0, 1, 0).result
+        vae = comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})  # the mixture's latents are its RGB pictures
+        out = mods["calibrate"].DyWeightCalibrate.execute(model, neg, neg, latent, 3, "karras", 1.0, teacher_steps=16, iterations=6,
+                                                          samples=16, holdout=8, batch_size=8, step_counts="3,4", vae=vae).result
+    tables, report, picture = out
+    bars = report_picture.ratio_bars([(3, 1.0, 1.0, "lms")]).height
+    panel = report_picture.count_panel(3, [("x", [torch.zeros(8, 8, 3).numpy()] * 4, [0.1] * 4)] * 3).height
+    assert picture.shape[1] == bars + 2 * panel + 3 * report_picture.PAD  # the bars, then one panel per count
+    z = torch.rand(2, 3, 8, 8) * 2 - 1
+    decoded = previews(model, vae, z)  # the pixel-space VAE gives the pictures back in [0, 1]
+    assert len(decoded) == 2 and decoded[0].shape == (8, 8, 3)
+    assert torch.allclose(torch.from_numpy(decoded[0]), ((z[0] + 1) / 2).clamp(0, 1).movedim(0, -1), atol=1e-5)
+    stretched = previews(model, None, z)  # no VAE, no preview factors: the first three channels, stretched
+    assert stretched[0].min() == 0 and stretched[0].max() == pytest.approx(1)

@@ -66,7 +66,7 @@ def test_learned_sigmas_reach_a_plain_ksampler_through_the_dyweight_scheduler(pa
     from comfyui_dyweight.nodes.tables import DyWeightSaveTable
 
     model, positive, negative, latent = DyWeightPhotosModel.execute(ALL_SUBJECTS, 8).result
-    table, report = DyWeightCalibrate.execute(model, positive, negative, latent, 3, "karras", 1.0, iterations=12, samples=8,
+    table, report, _ = DyWeightCalibrate.execute(model, positive, negative, latent, 3, "karras", 1.0, iterations=12, samples=8,
                                               holdout=8, batch_size=8, teacher_steps=16).result
     sampling = model.get_model_object("model_sampling")
     karras = comfy.samplers.calculate_sigmas(sampling, "karras", 3).tolist()

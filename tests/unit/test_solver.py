@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from dyweight_core.solver import NonFiniteError, sample_with_table, step_plan, unroll
+from dyweight_core.solver import NonFiniteError, sample_with_table, step_plan, unroll, unroll_together
 from dyweight_core.table import CoefficientTable, adams_bashforth_table, euler_table
 from dyweight_core.mixture import GaussianMixture
 from dyweight_reference import reference_dyweight
@@ -166,3 +166,23 @@ def test_non_finite_output_is_an_error_naming_the_table():
     table = random_table(EPS_SIGMAS, 2).replace(name="broken")
     with pytest.raises(NonFiniteError, match="broken"):
         sample_with_table(lambda x, s: x * float("nan"), noise(), torch.tensor(EPS_SIGMAS), table=table)
+
+
+def test_solves_unrolled_together_share_model_calls_and_give_each_solve_its_own_numbers():
+    """Calibrating several step counts at once: one model call per step index for every solve still running (a
+    per-sample sigma), each solve's result unroll()'s, an AFS step calling nothing, one solve unroll() to the bit."""
+    D = MIX.denoiser("eps")
+    calls = []
+    per_sample = lambda x, s: (calls.append(len(x)), D(x, s.reshape(-1, *[1] * (x.ndim - 1))))[1]
+    schedules = [EPS_SIGMAS[:1] + EPS_SIGMAS[-3:], EPS_SIGMAS, [14.6, 9.0, 6.1, 3.5, 2.4, 1.4, 0.9, 0.3, 0.0]]
+    tables = [random_table(schedules[0], 3), random_table(schedules[1], 4, afs=True), random_table(schedules[2], 8, seed=2)]
+    xs = [noise(2, seed=k) for k in range(3)]
+    with torch.enable_grad():
+        together = unroll_together(per_sample, xs, schedules, tables)
+        alone = [unroll(lambda x, s: D(x, s), x, s, t) for x, s, t in zip(xs, schedules, tables)]
+    assert calls == [4, 6, 6, 4, 4, 2, 2, 2]  # step 0: solves 1 and 3 (2 is AFS); 1-2: all three; 3-4: the longer two; then one
+    for a, b in zip(together, alone):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    with torch.enable_grad():
+        (one,) = unroll_together(lambda x, s: D(x, s), xs[:1], schedules[:1], tables[:1])
+    assert torch.equal(one, alone[0])
