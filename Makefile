@@ -19,6 +19,9 @@ bench: setup
 	$(PY) -m benchmarks.quality
 	$(PY) -m benchmarks.overhead
 	$(PY) -m benchmarks.photos_time
+	$(PY) -m benchmarks.photos_counts
+	$(PY) -m benchmarks.photos_budget
+	$(PY) -m benchmarks.split_runs
 
 clean:
 	rm -rf .venv .cache out
