@@ -147,3 +147,31 @@ def inside_calibration(model, cond, sigmas, latent_shape, body, cfg=1.0):
         guider.set_cfg(cfg)
         z = torch.zeros(latent_shape)
         guider.sample(z, z, Body(), sigmas, seed=0)
+
+
+def gradients_through(model, cond, latent_shape, scheduler, cfg, steps=3):
+    """Unroll the Adams-Bashforth table through the model where DyWeight Calibrate works (its sampler, its patcher, a
+    CFGGuider); return {W, s: the gradients of a loss in the table's weights and time scales, mode: timestep mode}."""
+    import comfy.samplers
+    from comfyui_dyweight.dyweight_core import solver, table as tables
+    from comfyui_dyweight.nodes import calibrate as cal
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
+    grads = {}
+    with torch.inference_mode(False), torch.enable_grad():
+        patcher, mode = cal.calibration_patcher(model)
+        guider = comfy.samplers.CFGGuider(patcher)
+        guider.set_conds(cal.clone_conditioning(cond), cal.clone_conditioning(cond))
+        guider.set_cfg(cfg)
+
+        def run(denoise, device, max_denoise):
+            t = tables.adams_bashforth_table(sigmas.tolist(), window=2)
+            W = torch.tensor(t.weights, dtype=torch.float64, requires_grad=True)
+            s = torch.tensor(t.t_scale, dtype=torch.float64, requires_grad=True)
+            x = torch.randn((2,) + tuple(latent_shape[1:]), generator=torch.Generator().manual_seed(0)) * float(sigmas[0])
+            out = solver.unroll(denoise, x.to(device), sigmas.tolist(), t.replace(weights=W, t_scale=s))
+            out.square().mean().backward()
+            grads.update(W=W.grad, s=s.grad, mode=mode)
+        work = cal.CalibrationSampler(run)
+        z = torch.zeros(latent_shape)
+        guider.sample(z, z, work, sigmas, seed=0)
+    return grads
