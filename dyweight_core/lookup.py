@@ -125,6 +125,33 @@ def choose_table(tables, identity, sigmas):
     return table, f"[DyWeight] using table '{table.label}' ({how} match) for {describe(identity, steps)}{source}"
 
 
+def part_start(whole, sigmas):
+    """Where `sigmas` lie in the schedule `whole` as consecutive steps (a KSamplerAdvanced start/end step run), or None."""
+    n = len(sigmas) - 1
+    return next((k for k in range(1 if len(whole) - 1 == n else 0, len(whole) - n)
+                 if sigmas_match(whole[k:k + n + 1], sigmas)), None)
+
+
+def choose_part(tables, identity, sigmas):
+    """For a run over part of a schedule (a sampler split across two KSamplerAdvanced nodes): (table, its whole
+    schedule, the index of the part's first step) of the best table for `identity` whose schedule holds `sigmas` as
+    consecutive steps, or None."""
+    sigmas = [float(s) for s in sigmas]
+    found = []
+    for table in tables:
+        rank = identity_rank(table.model, identity)
+        if rank is None or table.steps < len(sigmas) - 1:
+            continue
+        whole = [float(s) for s in expected_sigmas(table, identity)]
+        start = part_start(whole, sigmas)
+        if start is not None:
+            found.append((rank, table.steps, table, whole, start))
+    if not found:
+        return None
+    rank, _, table, whole, start = min(found, key=lambda f: f[:2])
+    return table, whole, start
+
+
 # --- the `dyweight` scheduler -------------------------------------------------------------------------
 def scheduler_sigmas(tables, sampling, steps):
     """The `dyweight` scheduler: (sigmas, one-line message) for a model sampling described as

@@ -6,6 +6,7 @@ weights and the time scales). Coefficient arithmetic (tau, step sizes) runs in f
 the CPU; latent arithmetic accumulates in float32 (float64 if x is) whatever the model's dtype.
 """
 from collections import deque
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import trange
@@ -62,13 +63,17 @@ def check_positive_times(plan, table):
     return plan
 
 
-def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=None, plan=None):
+def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=None, plan=None, start=0, stop=None,
+           history=None):
     """Run the DyWeight solve of `table` from x at sigmas[0]; `denoise(x, sigma_tensor)` -> D(x, sigma).
 
     Under grad the result is differentiable in table.weights / table.t_scale and x.
     `checkpoint(fn, *args)` (e.g. torch.utils.checkpoint) may wrap each model call.
+    Steps `start` to `stop` only (a part of a split run): x is then the solve at step `start`, and `history` (a deque,
+    updated in place) holds the derivatives of the steps before it.
     """
     plan = step_plan(table, sigmas) if plan is None else plan
+    stop = len(plan) if stop is None else stop
     out_dtype = x.dtype
     acc = torch.promote_types(x.dtype, torch.float32)  # never accumulate in fp16/bf16
     largest = torch.finfo(acc).max  # in-place steps take the coefficient as a scalar of this dtype
@@ -76,8 +81,8 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
     differentiable = torch.is_grad_enabled()
     if not differentiable:
         x = x.clone()  # updated in place below
-    history = deque(maxlen=table.window)
-    for i in trange(len(plan), disable=disable):
+    history = deque(maxlen=table.window) if history is None else history
+    for i in trange(start, stop, disable=disable):
         p = plan[i]
         tau = p["tau"].to(x.device, acc)
         # Phase 1: the derivative, analytical (AFS) or from one model call.
@@ -91,7 +96,7 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
             d = (x - denoised) / p["divisor"].to(x.device, acc)
         history.append(d)
         if callback is not None:
-            callback({"x": x, "i": i, "sigma": p["tau"], "sigma_hat": p["eval_sigma"] if p["eval_sigma"] is not None else p["tau"], "denoised": denoised})
+            callback({"x": x, "i": i - start, "sigma": p["tau"], "sigma_hat": p["eval_sigma"] if p["eval_sigma"] is not None else p["tau"], "denoised": denoised})
         # Phase 2: the weighted history step, x += sum_j (h * W[i, j]) d_j.
         coeffs = p["coeffs"]
         derivs = list(history)[-len(coeffs):]
@@ -156,15 +161,29 @@ def unroll_together(denoise, xs, sigmas_list, tables, checkpoint=None):
     return [x.to(dtype) for x, dtype in zip(xs, dtypes)]
 
 
+@dataclass
+class Part:
+    """A run that is one part of the table's schedule (KSamplerAdvanced's start/end steps): the whole schedule, the
+    index of the part's first step in it, and the derivatives of the steps before (a deque; None: none carried)."""
+    sigmas: list
+    start: int
+    history: deque = None
+
+
 @torch.no_grad()
-def sample_with_table(model, x, sigmas, extra_args=None, callback=None, disable=None, table=None):
-    """DyWeight with a given table (Adams-Bashforth = ipndm without one): learned multistep ODE solver (Zhao et al. 2026)."""
+def sample_with_table(model, x, sigmas, extra_args=None, callback=None, disable=None, table=None, part=None):
+    """DyWeight with a given table (Adams-Bashforth = ipndm without one): learned multistep ODE solver (Zhao et al. 2026).
+    With `part`, `sigmas` are steps part.start on of the table's schedule part.sigmas; part.history is left holding
+    the derivatives a following part continues from."""
     extra_args = {} if extra_args is None else extra_args
     table = adams_bashforth_table(sigmas) if table is None else table
+    part = Part([float(s) for s in sigmas], 0) if part is None else part
+    if part.history is None:
+        part.history = deque(maxlen=table.window)
     s_in = x.new_ones([x.shape[0]])
-    plan = check_positive_times(step_plan(table, sigmas), table)
-    x = unroll(lambda xx, sigma: model(xx, sigma * s_in, **extra_args), x, sigmas, table,
-               callback=callback, disable=disable, plan=plan)
+    plan = check_positive_times(step_plan(table, part.sigmas), table)
+    x = unroll(lambda xx, sigma: model(xx, sigma * s_in, **extra_args), x, part.sigmas, table, callback=callback,
+               disable=disable, plan=plan, start=part.start, stop=part.start + len(sigmas) - 1, history=part.history)
     if not torch.isfinite(x).all():
         raise NonFiniteError(f"DyWeight table '{table.label}' produced non-finite values "
                              f"(NaN/inf) on this model and schedule; use another table or sampler")

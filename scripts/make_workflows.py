@@ -132,6 +132,25 @@ def demo():
     return g, layout
 
 
+def split_run():
+    """One solve over two KSamplerAdvanced nodes, as for SDXL base + refiner or Wan 2.2's two experts: here two built-in
+    demo models, the second taking the low-noise steps; the table's history carries across the switch."""
+    g = {
+        "1": node("DyWeightDemoModel", "model for the high-noise steps", kind="eps", shift=3.0, batch_size=4, seed=0),
+        "2": node("DyWeightDemoModel", "model for the low-noise steps", kind="eps", shift=3.0, batch_size=4, seed=1),
+        "3": node("KSamplerAdvanced", "steps 0-2 (leftover noise on)", model=["1", 0], add_noise="enable", noise_seed=7, steps=4,
+                  cfg=1.0, sampler_name="dyweight", scheduler="karras", positive=["1", 1], negative=["1", 2],
+                  latent_image=["1", 3], start_at_step=0, end_at_step=2, return_with_leftover_noise="enable"),
+        "4": node("KSamplerAdvanced", "steps 2-4 (no new noise)", model=["2", 0], add_noise="disable", noise_seed=7, steps=4,
+                  cfg=1.0, sampler_name="dyweight", scheduler="karras", positive=["1", 1], negative=["1", 2],
+                  latent_image=["3", 0], start_at_step=2, end_at_step=10000, return_with_leftover_noise="disable"),
+        "5": node("DyWeightDemoDecode", samples=["4", 0], scale=4),
+        "6": node("SaveImage", images=["5", 0], filename_prefix="dyweight_split"),
+    }
+    layout = {"1": (0, 0), "2": (0, 300), "3": (340, 0), "4": (700, 0), "5": (1060, 0), "6": (1320, 0)}
+    return g, layout
+
+
 def inline_table():
     """A workflow that carries its table: it runs the same on a machine with no table files."""
     text = table_to_text(load_table(os.path.join(ROOT, "coefficients", "demo_eps_karras_4steps.yaml")))
@@ -156,6 +175,7 @@ WORKFLOWS = {  # file names are the titles the template browser shows
     "DyWeight FLUX.1-dev 7 steps": flux,
     "DyWeight demo (built-in model)": demo,
     "DyWeight table inside the workflow": inline_table,
+    "DyWeight split run (two KSamplerAdvanced)": split_run,
 }
 
 
@@ -172,6 +192,7 @@ PICTURES = {  # a real output for each template: the grid the demo makes, or the
     "DyWeight FLUX.1-dev 7 steps": lambda: table_heatmap("flux1dev_dyweight_7steps.yaml"),
     "DyWeight demo (built-in model)": lambda: Image.open(DEMO_GRID),
     "DyWeight table inside the workflow": lambda: table_heatmap("demo_eps_karras_4steps.yaml"),
+    "DyWeight split run (two KSamplerAdvanced)": lambda: table_heatmap("demo_eps_karras_4steps.yaml"),
 }
 
 

@@ -31,3 +31,16 @@ def load_pack(cpu=True):
     sys.modules[PACKAGE] = pack
     spec.loader.exec_module(pack)
     return pack
+
+
+def comfyui_nodes():
+    """ComfyUI's own nodes.py (KSampler, KSamplerAdvanced, ...), imported by its path: in the repository `nodes` is
+    the pack's package."""
+    if "comfyui_nodes" in sys.modules:
+        return sys.modules["comfyui_nodes"]
+    import_comfyui()
+    spec = importlib.util.spec_from_file_location("comfyui_nodes", os.path.join(comfyui_path(), "nodes.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["comfyui_nodes"] = module
+    spec.loader.exec_module(module)
+    return module

@@ -12,7 +12,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 UI_FILES = sorted(glob.glob(os.path.join(ROOT, "workflows", "*.json")))
 CHROMIUM = os.environ.get("DYWEIGHT_CHROMIUM", "/usr/lib/chromium/chromium")
-RUNS_HERE = {"DyWeight demo (built-in model)", "DyWeight table inside the workflow"}  # needs no downloaded checkpoint
+RUNS_HERE = {"DyWeight demo (built-in model)", "DyWeight table inside the workflow", "DyWeight split run (two KSamplerAdvanced)"}  # needs no downloaded checkpoint
 USER_FILES = {"checkpoints": ["v1-5-pruned-emaonly.safetensors"], "diffusion_models": ["flux1-dev.safetensors"],
               "text_encoders": ["t5xxl_fp16.safetensors", "clip_l.safetensors"], "vae": ["ae.safetensors"]}
 

@@ -19,8 +19,8 @@ def strip_meta(prompt):
     return {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
 
 
-def test_six_workflows_with_thumbnails_are_served(server):
-    assert len(UI_FILES) == 6
+def test_seven_workflows_with_thumbnails_are_served(server):
+    assert len(UI_FILES) == 7
     for path in UI_FILES:
         assert os.path.exists(path[:-5] + ".jpg"), path
     served = server.get("/workflow_templates")

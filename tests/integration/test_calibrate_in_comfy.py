@@ -19,35 +19,9 @@ def mods(pack):
             "models": comfy_models}
 
 
-def gradients_through(mods, model, cond, latent_shape, scheduler, cfg, steps=3):
-    """Unroll the student through the model inside the calibration sampler; return (dW, ds)."""
-    cal, tbl = mods["calibrate"], mods["table"]
-    samplers = mods["samplers"]
-    sigmas = samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
-    grads = {}
-    with torch.inference_mode(False), torch.enable_grad():
-        patcher, mode = cal.calibration_patcher(model)
-        guider = samplers.CFGGuider(patcher)
-        guider.set_conds(cal.clone_conditioning(cond), cal.clone_conditioning(cond))
-        guider.set_cfg(cfg)
-
-        def run(denoise, device, max_denoise):
-            t = tbl.adams_bashforth_table(sigmas.tolist(), window=2)
-            W = torch.tensor(t.weights, dtype=torch.float64, requires_grad=True)
-            s = torch.tensor(t.t_scale, dtype=torch.float64, requires_grad=True)
-            x = torch.randn((2,) + latent_shape[1:]) * float(sigmas[0])
-            out = mods["solver"].unroll(denoise, x, sigmas.tolist(), t.replace(weights=W, t_scale=s))
-            out.square().mean().backward()
-            grads.update(W=W.grad, s=s.grad, mode=mode)
-        work = cal.CalibrationSampler(run)
-        z = torch.zeros(latent_shape)
-        guider.sample(z, z, work, sigmas, seed=0)
-    return grads
-
-
 def test_gradient_through_real_sd15_unet_with_cfg(mods):
     model, dim = mods["models"].unet_model()
-    grads = gradients_through(mods, model, mods["models"].unet_conditioning(dim), (2, 4, 8, 8), "karras", cfg=3.0)
+    grads = mods["models"].gradients_through(model, mods["models"].unet_conditioning(dim), (2, 4, 8, 8), "karras", cfg=3.0)
     assert grads["mode"] == "continuous"  # discrete SD schedule: interpolated timesteps during calibration
     assert torch.isfinite(grads["W"]).all() and grads["W"].abs().sum() > 0
     assert torch.isfinite(grads["s"]).all() and (grads["s"].abs() > 0).all()  # reaches every time scale
@@ -68,7 +42,7 @@ def test_weights_moved_after_inference_mode_loading_become_differentiable(mods):
 
 def test_gradient_through_real_flux_transformer(mods):
     model = mods["models"].flux_model()
-    grads = gradients_through(mods, model, mods["models"].flux_conditioning(), (2, 16, 8, 8), "simple", cfg=1.0)
+    grads = mods["models"].gradients_through(model, mods["models"].flux_conditioning(), (2, 16, 8, 8), "simple", cfg=1.0)
     assert grads["mode"] == "native"
     assert grads["W"].abs().sum() > 0 and (grads["s"].abs() > 0).all()
 
@@ -348,7 +322,8 @@ def test_several_step_counts_in_one_run_share_the_teacher_and_match_separate_run
         assert torch.allclose(torch.tensor(together.weights), torch.tensor(alone.weights), atol=1e-5)
         assert together.t_scale == pytest.approx(alone.t_scale, abs=1e-5)
     sigmas = mods["samplers"].calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4).tolist()
-    assert resolve_table(model, sigmas, tables) is tables.for_steps(4)
+    chosen, part = resolve_table(model, sigmas, tables)
+    assert chosen is tables.for_steps(4) and part is None
     with pytest.raises(TableError, match="for 3, 4 steps, but this run samples 5"):
         resolve_table(model, sigmas[:1] + sigmas, tables)
     saved = folder_paths.folder_names_and_paths["dyweight"]
