@@ -17,6 +17,8 @@ import resource
 import subprocess
 import sys
 
+from tooling.results import write_results
+
 HERE = os.path.dirname(os.path.realpath(__file__))
 MODES = {"before": "copies of every saved tensor (weights too)", "activations": "copies of activations only",
          "checkpointing": "checkpointing, no copies"}
@@ -80,11 +82,7 @@ def main():
         lines.append(f"| {label} | {r['copied_mb']:.0f} | {r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] - r['rss_before_step_mb']:.0f} |")
     grads = {m: r["grad"] for m, r in rows.items()}
     lines += ["", f"Gradient sums (must agree): {', '.join(f'{m} {g:.6g}' for m, g in grads.items())}"]
-    text = "\n".join(lines)
-    print(text)
-    os.makedirs(args.out, exist_ok=True)
-    json.dump({"rows": rows, "hidden": args.hidden, "depth": args.depth}, open(os.path.join(args.out, "flux_memory.json"), "w"), indent=1)
-    open(os.path.join(args.out, "flux_memory.md"), "w").write(text + "\n")
+    write_results(args.out, "flux_memory", "\n".join(lines), {"rows": rows, "hidden": args.hidden, "depth": args.depth})
 
 
 if __name__ == "__main__":

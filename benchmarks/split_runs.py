@@ -5,12 +5,11 @@ way. Writes benchmarks/results/split_runs.{md,json}.
 
     python -m benchmarks.split_runs               # seconds
 """
-import json
 import os
 
-import torch
 
 from tooling.pack import load_pack
+from tooling.results import write_results
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 STEPS = 4
@@ -37,11 +36,7 @@ def main():
         best = min(r["errors"], key=r["errors"].get)
         cells = [f"**{e:.4f}**" if s == best else f"{e:.4f}" for s, e in r["errors"].items()]
         lines.append(f"| {r['switch']} | {r['same_model_max_difference']:.1e} | " + " | ".join(cells) + f" | {r['reference_error']:.1e} |")
-    text = "\n".join(lines)
-    print(text)
-    out = os.path.join(HERE, "results")
-    open(os.path.join(out, "split_runs.md"), "w").write(text + "\n")
-    json.dump(rows, open(os.path.join(out, "split_runs.json"), "w"), indent=1)
+    write_results(os.path.join(HERE, "results"), "split_runs", "\n".join(lines), rows)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import resource
 import subprocess
 import sys
 
+from tooling.results import write_results
+
 HERE = os.path.dirname(os.path.realpath(__file__))
 FRAMES = [1, 3, 5, 9]  # latent frames: 1 + (video frames - 1) / 4
 
@@ -73,11 +75,7 @@ def main():
         off, on = (next(r for r in rows if r["frames"] == frames and r["checkpointing"] == c) for c in (False, True))
         added = lambda r: r["peak_rss_mb"] - r["rss_before_step_mb"]
         lines.append(f"| {frames} ({1 + 4 * (frames - 1)}) | {off['tokens']} | {added(off):.0f} | {added(on):.0f} |")
-    text = "\n".join(lines)
-    print(text)
-    os.makedirs(args.out, exist_ok=True)
-    json.dump({"rows": rows, "dim": args.dim, "layers": args.layers}, open(os.path.join(args.out, "video_memory.json"), "w"), indent=1)
-    open(os.path.join(args.out, "video_memory.md"), "w").write(text + "\n")
+    write_results(args.out, "video_memory", "\n".join(lines), {"rows": rows, "dim": args.dim, "layers": args.layers})
 
 
 if __name__ == "__main__":
