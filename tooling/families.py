@@ -22,6 +22,7 @@ class Family:
     extra: dict = field(default_factory=dict)  # other conditioning keys (guidance, sizes)
     model_type: str = ""      # forced, where ComfyUI reads it from the weights (SD2's v-prediction)
     attention_mask: bool = False  # the family's text encoder sends a token mask (LTXV)
+    llama_layers: int = 0     # HiDream's second text encoder: its hidden states at this many layers
 
     def model(self, seed=0):
         """The ModelPatcher ComfyUI would hand a sampler for this family."""
@@ -50,6 +51,8 @@ class Family:
                 extra["pooled_output"] = torch.randn(1, self.pooled, generator=g)
             if self.attention_mask:
                 extra["attention_mask"] = torch.ones(1, tokens, dtype=torch.long)
+            if self.llama_layers:
+                extra["conditioning_llama3"] = torch.randn(1, self.llama_layers, tokens, TEXT, generator=g)
             return [[torch.randn(1, tokens, TEXT, generator=g), extra]]
 
 
@@ -91,6 +94,12 @@ FAMILIES = [
     Family("AuraFlow", "AuraFlow", dict(in_channels=4, out_channels=4, patch_size=2, dim=64, n_layers=2, n_double_layers=1,
                                         n_heads=2, global_conddim=64, cond_seq_dim=TEXT, max_seq=64),
            (1, 4, 8, 8), "simple"),
+    Family("HiDream", "HiDream", dict(image_model="hidream", patch_size=2, in_channels=16, out_channels=16, num_layers=1,
+                                      num_single_layers=1, attention_head_dim=32, num_attention_heads=2,
+                                      caption_channels=[TEXT, TEXT], text_emb_dim=TEXT, num_routed_experts=2,
+                                      num_activated_experts=1, axes_dims_rope=[8, 12, 12], max_resolution=[16, 16],
+                                      llama_layers=[0, 1]),
+           (1, 16, 8, 8), "simple", pooled=TEXT, llama_layers=2),
     Family("PixArt Sigma", "PixArtSigma", dict(image_model="pixart_sigma", input_size=64, patch_size=2, in_channels=4, hidden_size=64,
                                                depth=1, num_heads=2, caption_channels=TEXT, model_max_length=8,
                                                pe_interpolation=1.0, micro_condition=False),

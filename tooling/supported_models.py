@@ -47,7 +47,7 @@ def table_markdown():
     for family, (name, tests) in BUILT_IN.items():
         counts = ", ".join(map(str, shipped.get(family, []))) or "none"
         lines.append(f"| {name} (`{family}`) | {counts} | yes | yes, and beats every built-in (docs/quality.md) | {tests} |")
-    lines.append("| any other model ComfyUI loads (HiDream, HunyuanDiT, Mochi, ...) | none | not yet proven | not yet proven | |")
+    lines.append("| any other model ComfyUI loads (HunyuanDiT, Mochi, Stable Cascade, SVD, image-to-video variants, ...) | none | not yet proven | not yet proven | |")
     lines += ["", f"*family matrix*: {MATRIX_TESTS} builds each family from ComfyUI's own config and model classes at a tiny "
               "size (random weights) and runs, through ComfyUI's sampling code, `dyweight` with the `dyweight` scheduler and "
               "with the family's usual one at CFG 1 and 3 (without a table it equals `ipndm`), checks the identity a table "
