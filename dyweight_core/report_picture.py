@@ -34,14 +34,18 @@ def count_panel(steps, columns):
 
 def ratio_bars(ratios):
     """ratios: [(steps, over the fallback, over the best built-in start, its name)], as bars on a log scale."""
-    height, bar, gap = 150, 22, 18
-    img = Image.new("RGB", (PAD + len(ratios) * (2 * bar + gap) + 150, height + 3 * LABEL), "white")
+    height, bar, gap, top_room = 150, 22, 18, 14  # top_room: the tallest bar's label
+    legend = ["left: the fallback (ipndm)", "right: the best built-in", "start on this schedule",
+              "(" + ", ".join(sorted({n for *_, n in ratios})) + ")"]
+    legend_w = int(max(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(line) for line in legend)) + 2 * PAD
+    bars_w = PAD + len(ratios) * (2 * bar + gap)
+    img = Image.new("RGB", (bars_w + legend_w, height + 3 * LABEL + top_room), "white")
     draw = ImageDraw.Draw(img)
     draw.text((PAD, 4), "held-out error: how many times lower than ...", fill=INK)
     top = max([2.0] + [max(a, b) for _, a, b, _ in ratios])
-    y_of = lambda v: LABEL + 6 + height - int(height * np.log(max(v, 0.5) / 0.5) / np.log(top / 0.5))
+    y_of = lambda v: LABEL + 6 + top_room + height - int(height * np.log(max(v, 0.5) / 0.5) / np.log(top / 0.5))
     base = y_of(1.0)
-    draw.line((PAD, base, img.width - 150, base), fill=(150, 150, 150))
+    draw.line((PAD, base, bars_w, base), fill=(150, 150, 150))
     for k, (steps, fallback, builtin, name) in enumerate(ratios):
         x = PAD + k * (2 * bar + gap)
         for j, value in enumerate((fallback, builtin)):
@@ -49,11 +53,8 @@ def ratio_bars(ratios):
             draw.rectangle((x + j * bar, min(y, base), x + (j + 1) * bar - 3, max(y, base)), fill=GOOD if value >= 1 else BAD)
             draw.text((x + j * bar, min(y, base) - 12), f"{value:.1f}x", fill=INK)
         draw.text((x, base + 4), f"{steps} steps", fill=INK)
-    legend_x = img.width - 145
-    draw.text((legend_x, LABEL + 10), "left: the fallback (ipndm)", fill=INK)
-    draw.text((legend_x, LABEL + 26), "right: the best built-in", fill=INK)
-    draw.text((legend_x, LABEL + 40), "start on this schedule", fill=INK)
-    draw.text((legend_x, LABEL + 56), "(" + ", ".join(sorted({n for *_, n in ratios})) + ")", fill=INK)
+    for i, line in enumerate(legend):
+        draw.text((bars_w + PAD, LABEL + 10 + top_room + 15 * i), line, fill=INK)
     return img
 
 
