@@ -52,3 +52,23 @@ def test_two_models_split_runs_and_beats_the_fallback(split_runs):
     ours, fallback = (split_runs.split(first, second, s, STEPS, SWITCH) for s in ("dyweight", "ipndm"))
     assert torch.isfinite(ours).all()
     assert split_runs.median_error(ours, target) < split_runs.median_error(fallback, target)
+
+
+def test_a_connected_table_runs_split_sigmas_and_carries_its_history(split_runs):
+    """DyWeight Sampler with a table, the table's sigmas split in two (SplitSigmas): two SamplerCustom runs make the
+    one-run result."""
+    import comfy.sample
+    from comfyui_dyweight.dyweight_core.lookup import scan_tables
+    from comfyui_dyweight.nodes.sampler import DyWeightSampler
+    from comfyui_dyweight.nodes.table_folders import SHIPPED_DIR
+    table = dict((p.rsplit("/", 1)[-1], t) for p, t in scan_tables([SHIPPED_DIR]))["demo_eps_karras_4steps.yaml"]
+    model, positive, negative, latent = split_runs.demo()
+    sampler = DyWeightSampler.execute(table=table).result[0]
+    sigmas = torch.tensor(table.sigmas)
+    noise = comfy.sample.prepare_noise(latent["samples"], 5)
+    run = lambda n, s, x: comfy.sample.sample_custom(model, n, 1.0, sampler, s, positive, negative, x, seed=5, disable_pbar=True)
+    with torch.inference_mode():
+        whole = run(noise, sigmas, latent["samples"])
+        half = run(noise, sigmas[:SWITCH + 1], latent["samples"])
+        parts = run(torch.zeros_like(noise), sigmas[SWITCH:], half)
+    torch.testing.assert_close(parts, whole, rtol=1e-4, atol=1e-4)
