@@ -250,11 +250,14 @@ class LearnedSigmas:
         return torch.cat([inner, inner.new_zeros(1)]) if self.ends_at_zero else inner
 
 
-def holdout_errors(denoise, table, x, target, batch_size):
+def solve_each(denoise, table, x, batch_size):
+    """The table's solves from every latent of x, in batches, without gradients."""
     with torch.no_grad():
-        errs = [per_sample_rmse(unroll(denoise, xb, table.sigmas, table), tb)
-                for xb, tb in zip(x.split(batch_size), target.split(batch_size))]
-    return torch.cat(errs)
+        return torch.cat([unroll(denoise, xb, table.sigmas, table) for xb in x.split(batch_size)])
+
+
+def holdout_errors(denoise, table, x, target, batch_size):
+    return per_sample_rmse(solve_each(denoise, table, x, batch_size), target)
 
 
 def eval_batch(config):
@@ -530,8 +533,7 @@ def calibrate_together(denoise, runs, train_x, holdout_x, decode=None, progress=
 
     # Phase 3: the fits, together, keeping each count's best table on the held-out latents.
     start_seconds = time.time() - starts_began
-    # phase 4: three tables solved on the test noises per count, and two on the examples the report shows
-    reserve = sum(eval_seconds) * (3 * len(test_x) + 2 * min(EXAMPLES, len(test_x))) / max(len(holdout_x), 1)
+    reserve = 3 * sum(eval_seconds) * len(test_x) / max(len(holdout_x), 1)  # phase 4's three solves per count
     fit_started = time.time()
     fit(denoise, students, train_x, [e[0][0][:solved] for e in ends], loss_fn, progress, started, deadline, reserve)
     fit_seconds = time.time() - fit_started
@@ -540,13 +542,12 @@ def calibrate_together(denoise, runs, train_x, holdout_x, decode=None, progress=
     results = []
     for (sigmas, config), ((_, _, test_t), teacher), st, errors in zip(runs, ends, students, start_errors):
         compared = {"calibrated": st.best["table"], "fallback": adams_bashforth_table(sigmas), "euler": euler_table(sigmas)}
-        per_noise = {name: holdout_errors(denoise, t, test_x, test_t, eval_batch(config)) for name, t in compared.items()}
+        ends_of = {name: solve_each(denoise, t, test_x, eval_batch(config)) for name, t in compared.items()}
+        per_noise = {name: per_sample_rmse(e, test_t) for name, e in ends_of.items()}
         test = {name: e.median().item() for name, e in per_noise.items()}
-        with torch.no_grad():  # a few test noises' endpoints, to show (DyWeight Calibrate's report picture)
-            shown = test_x[:EXAMPLES]
-            examples = {"teacher": test_t[:EXAMPLES].cpu(), **{name: unroll(denoise, shown, t.sigmas, t).cpu()
-                                                               for name, t in compared.items() if name != "euler"},
-                        "errors": {name: per_noise[name][:EXAMPLES].tolist() for name in ("calibrated", "fallback")}}
+        shown = ("calibrated", "fallback")  # a few test noises' endpoints, for DyWeight Calibrate's report picture
+        examples = {"teacher": test_t[:EXAMPLES].cpu(), **{name: ends_of[name][:EXAMPLES].cpu() for name in shown},
+                    "errors": {name: per_noise[name][:EXAMPLES].tolist() for name in shown}}
         builtin_starts = {k: v for k, v in errors.items() if k in STARTS}  # the built-ins on the given schedule
         report = {
             "test_median_calibrated": test["calibrated"], "test_median_fallback": test["fallback"], "test_median_euler": test["euler"],
