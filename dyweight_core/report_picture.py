@@ -42,13 +42,16 @@ def ratio_bars(ratios):
     img = Image.new("RGB", (bars_w + legend_w, height + 3 * LABEL + top_room), "white")
     draw = ImageDraw.Draw(img)
     draw.text((PAD, 4), "held-out error: how many times lower than ...", fill=INK)
-    top = max([2.0] + [max(a, b) for _, a, b, _ in ratios])
+    top = max([2.0] + [v for _, a, b, _ in ratios for v in (a, b) if np.isfinite(v)])
     y_of = lambda v: LABEL + 6 + top_room + height - int(height * np.log(max(v, 0.5) / 0.5) / np.log(top / 0.5))
     base = y_of(1.0)
     draw.line((PAD, base, bars_w, base), fill=(150, 150, 150))
     for k, (steps, fallback, builtin, name) in enumerate(ratios):
         x = PAD + k * (2 * bar + gap)
         for j, value in enumerate((fallback, builtin)):
+            if not np.isfinite(value):  # a solve that diverged: say so rather than draw a bar
+                draw.text((x + j * bar, base - 12), "n/a", fill=INK)
+                continue
             y = y_of(value)
             draw.rectangle((x + j * bar, min(y, base), x + (j + 1) * bar - 3, max(y, base)), fill=GOOD if value >= 1 else BAD)
             draw.text((x + j * bar, min(y, base) - 12), f"{value:.1f}x", fill=INK)

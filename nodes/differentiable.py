@@ -30,10 +30,20 @@ def make_weights_differentiable(module):
 def calibration_patcher(model):
     """A clone of the MODEL whose sampling is differentiable in sigma; the user's MODEL is untouched."""
     patcher = model.clone()
-    continuous = continuous_sampling(model.get_model_object("model_sampling"))
-    if continuous is not None:
-        patcher.add_object_patch("model_sampling", continuous)
+    sampling = model.get_model_object("model_sampling")
+    continuous = continuous_sampling(sampling)
+    patcher.add_object_patch("model_sampling", with_ordinary_tensors(continuous or sampling))
     return patcher, "native" if continuous is None else "continuous"
+
+
+def with_ordinary_tensors(sampling):
+    """A copy of a model sampling whose inference-mode tensors are ordinary copies: buffers, and the plain tensor
+    attributes some samplings keep (Stable Cascade's cosine offset), which its timestep formula uses."""
+    ordinary = lambda v: v.detach().clone() if torch.is_tensor(v) and made_in_inference_mode(v) else v
+    copy = type(sampling).__new__(type(sampling))
+    copy.__dict__.update({k: ordinary(v) for k, v in sampling.__dict__.items()})
+    copy._buffers = {k: ordinary(v) for k, v in sampling._buffers.items()}
+    return copy
 
 
 def updates_activations_in_place(denoise, x, sigma, checkpoint=False):

@@ -142,9 +142,11 @@ class ContinuousTimestep:
 
 
 def continuous_sampling(sampling):
-    """The same model sampling with interpolated timesteps, or None where timesteps are continuous already."""
-    if not isinstance(sampling, comfy.model_sampling.ModelSamplingDiscrete) or \
-            isinstance(sampling, (ContinuousTimestep, comfy.model_sampling.ModelSamplingDiscreteEDM)):
+    """The same model sampling with interpolated timesteps, or None where timesteps are continuous already:
+    every sampling that replaces the discrete argmin with a formula of its own (EDM's log sigma, Stable
+    Cascade's cosine), whose timestep the model was trained on and whose gradient is exact."""
+    discrete = comfy.model_sampling.ModelSamplingDiscrete
+    if not isinstance(sampling, discrete) or isinstance(sampling, ContinuousTimestep) or type(sampling).timestep is not discrete.timestep:
         return None
     cls = type("ContinuousTimestepSampling", (ContinuousTimestep, type(sampling)), {})
     continuous = cls.__new__(cls)

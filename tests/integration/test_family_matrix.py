@@ -12,20 +12,30 @@ STEPS = 4  # no shipped table has 4 steps for any of these families: the fallbac
 @pytest.fixture(scope="module")
 def families(pack):
     from tooling.families import FAMILIES
-    return {f.config: f for f in FAMILIES}
+    return {f.id: f for f in FAMILIES}
 
 
 @pytest.fixture(scope="module")
 def built(families):
-    """Each family's model and conditioning, built once."""
-    return {name: (f.model(), f.conditioning(), f.conditioning(seed=2)) for name, f in families.items()}
+    """Each family's model and conditioning, built once; weights seeded apart, as no two checkpoints are alike."""
+    return {name: (f.model(seed=i), f.conditioning(), f.conditioning(seed=2)) for i, (name, f) in enumerate(families.items())}
 
 
 def family_names():
     import tooling.pack
     tooling.pack.import_comfyui()
     from tooling.families import FAMILIES
-    return [f.config for f in FAMILIES]
+    return [f.id for f in FAMILIES]
+
+
+def test_the_matrix_and_its_list_of_exceptions_name_every_family_of_the_tested_comfyui(pack):
+    """A ComfyUI update that adds a model class fails here until the class is in the matrix or said to be out of it."""
+    import comfy.supported_models
+    from tooling.families import FAMILIES, NOT_IN_MATRIX
+    comfy_classes = {c.__name__ for c in comfy.supported_models.models if c.__module__ == "comfy.supported_models"}
+    in_matrix = {f.config for f in FAMILIES}
+    assert not in_matrix & set(NOT_IN_MATRIX)
+    assert in_matrix | set(NOT_IN_MATRIX) == comfy_classes, (comfy_classes - in_matrix - set(NOT_IN_MATRIX))
 
 
 def sample(model, family, positive, negative, sampler, scheduler, cfg, steps=STEPS):
@@ -45,7 +55,7 @@ def test_dyweight_samples_every_family_and_without_a_table_is_ipndm(name, famili
             caplog.clear()
             out = sample(model, family, positive, negative, "dyweight", family.scheduler, cfg)
         assert torch.isfinite(out).all() and out.abs().sum() > 0, (name, cfg)
-        assert "no table for" in caplog.text and f"{name}/" in caplog.text  # the fallback, said once, for this family
+        assert "no table for" in caplog.text and f"{family.config}/" in caplog.text  # the fallback, said once, for this family
         ipndm = sample(model, family, positive, negative, "ipndm", family.scheduler, cfg)
         torch.testing.assert_close(out, ipndm, rtol=1e-4, atol=1e-5)
         own = sample(model, family, positive, negative, "dyweight", "dyweight", cfg)
@@ -58,8 +68,8 @@ def test_the_identity_recorded_is_the_familys(name, families, built):
     from comfyui_dyweight.nodes.model_info import model_identity
     model = built[name][0]
     identity = model_identity(model)
-    config_class = getattr(comfy.supported_models, name)
-    assert identity["family"] == name
+    config_class = getattr(comfy.supported_models, families[name].config)
+    assert identity["family"] == families[name].config
     assert identity["model_type"] == model.model.model_type.name
     expected_shift = config_class.sampling_settings.get("shift")
     if identity["model_type"] in ("FLOW", "FLUX") and expected_shift is not None:
@@ -78,6 +88,24 @@ def test_gradients_reach_every_weight_and_time_scale_through_each_family(name, f
     grads = gradients_through(model, positive, shape, family.scheduler, cfg=2.0)
     assert torch.isfinite(grads["W"]).all() and grads["W"].abs().sum() > 0, name
     assert torch.isfinite(grads["s"]).all() and (grads["s"].abs() > 0).all(), name
+
+
+@pytest.mark.parametrize("name", family_names())
+def test_calibration_gives_the_model_the_timesteps_comfyui_sampling_gives_it(name, families, built):
+    """On the family's schedule the differentiable sampling must agree with the stock one (Stable Cascade and EDM
+    models have their own timestep formula, discrete models an argmin that calibration interpolates)."""
+    import comfy.samplers
+    from comfyui_dyweight.nodes.differentiable import calibration_patcher
+    model = built[name][0]
+    stock = model.get_model_object("model_sampling")
+    sigmas = comfy.samplers.calculate_sigmas(stock, families[name].scheduler, 6)[:-1]
+    with torch.inference_mode(False):
+        patched = calibration_patcher(model)[0].get_model_object("model_sampling")
+        ours, theirs = patched.timestep(sigmas.clone()).double(), stock.timestep(sigmas.clone()).double()
+    if torch.equal(theirs, theirs.round()):  # the argmin: the interpolated timestep lies within half a step of it
+        assert (ours - theirs).abs().max() <= 0.5 + 1e-3, (ours, theirs)
+    else:
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +129,10 @@ def test_calibrate_runs_on_every_family_and_its_table_is_found_for_that_family_o
     from comfyui_dyweight.nodes.model_info import model_identity
     tables = [t for t, _, _ in calibrated.values()]
     for name, (table, report, picture) in calibrated.items():
-        assert torch.isfinite(torch.as_tensor(table.weights)).all() and f"{name} (" in report and "fallback" in report, name
+        config = families[name].config
+        assert torch.isfinite(torch.as_tensor(table.weights)).all() and f"{config} (" in report and "fallback" in report, name
         assert picture.ndim == 4 and torch.isfinite(picture).all(), name
-        assert table.model["family"] == name
+        assert table.model["family"] == config
     for name, family in families.items():
         model = built[name][0]
         sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), family.scheduler, 3).tolist()

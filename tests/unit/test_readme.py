@@ -13,7 +13,8 @@ LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 def test_the_supported_models_table_is_what_the_pack_ships():
     block = supported_models.readme_block(open(README).read())
     assert block == supported_models.table_markdown(), "run: python -m tooling.supported_models --write"
-    assert "| 4, 6, 8, 10 |" in block and "| 3, 5, 7 |" in block  # the authors' SD1.5 and FLUX.1-dev tables
+    assert "`SD15`: 4, 6, 8, 10" in block and "`Flux`: 3, 5, 7" in block  # the authors' SD1.5 and FLUX.1-dev tables
+    assert open(supported_models.FULL_PAGE).read() == supported_models.full_page(), "run: python -m tooling.supported_models --write"
 
 
 def test_the_readme_reads_in_five_minutes():
