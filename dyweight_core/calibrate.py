@@ -69,6 +69,7 @@ class CalibrationConfig:
     eval_batch_size: int = 0        # teacher and held-out solves need no gradients: 0 = 4 x batch_size
     period: int = 1                 # conditioning rows: latent i is guided by row i mod period, as in ComfyUI
     seed: int = 0
+    switch_sigma: float = 0.0       # a pair of models switches here: the teacher's fine steps land on it (teacher_sigmas)
 
 
 class CalibrationError(RuntimeError):
@@ -92,14 +93,23 @@ def preset_settings(quality, steps, gpu=False, guided=True, **explicit):
 
 
 # --- teacher -------------------------------------------------------------------------------------
-def teacher_sigmas(sigmas, steps, floor=0.0, rho=7.0):
+def teacher_sigmas(sigmas, steps, floor=0.0, rho=7.0, keep=0.0):
     """The teacher's schedule: `steps` intervals of a Karras schedule of `rho` from the student's first sigma to its
     last nonzero one, or, where it ends at 0, down to `floor` and then one jump to 0: floor = the model's smallest
     sigma, where every ComfyUI sampler makes that jump (below it a discrete model knows no timestep), or 0 for a
     model exact at any sigma: then down to 1e-4 of the last nonzero sigma. Karras rather than even in log sigma:
     steps go where a guided trajectory bends, which lands a few times closer to a 200-step solve at the same cost
-    (photos_what_moved.md). rho 0: spacing even in log sigma, which the mixture benchmark keeps."""
-    sigmas = [float(s) for s in sigmas]
+    (photos_what_moved.md). rho 0: spacing even in log sigma, which the mixture benchmark keeps. `keep` (a pair's
+    switch sigma) replaces the fine sigma nearest it, so no teacher step straddles the switch."""
+    fine = _teacher_sigmas([float(s) for s in sigmas], steps, floor, rho)
+    if keep:
+        inner = range(1, len(fine) - 1 - (fine[-1] == 0))
+        nearest = min(inner, key=lambda i: abs(math.log(fine[i] / keep)))
+        fine[nearest] = float(keep)
+    return fine
+
+
+def _teacher_sigmas(sigmas, steps, floor, rho):
     if rho == 0:
         return _log_even_sigmas(sigmas, steps, floor)
     ends_at_zero = sigmas[-1] == 0
@@ -125,9 +135,9 @@ def _log_even_sigmas(sigmas, steps, floor):
 
 
 @torch.no_grad()
-def teacher_solve(denoise, x, sigmas, solver="ipndm", steps=64, floor=0.0, rho=7.0):
+def teacher_solve(denoise, x, sigmas, solver="ipndm", steps=64, floor=0.0, rho=7.0, keep=0.0):
     """A high-accuracy solve to the schedule's end: ipndm (Adams-Bashforth 4), Heun (EDM) or Euler."""
-    fine = teacher_sigmas(sigmas, steps, floor, rho)
+    fine = teacher_sigmas(sigmas, steps, floor, rho, keep)
     x = x.to(torch.float32)
     if solver == "ipndm":
         return unroll(denoise, x, fine, adams_bashforth_table(fine))
@@ -285,7 +295,7 @@ def lr_at(step, config):
 def teacher_key(config, sigmas, sets):
     """What a teacher_cache entry (the train, held-out and test endpoints) is filed under: the teacher's settings, the
     schedule's ends and the sets' shapes (the cache itself is per model, conditioning and noises)."""
-    return (config.teacher, config.teacher_steps, config.teacher_floor, config.teacher_rho, float(sigmas[0]),
+    return (config.teacher, config.teacher_steps, config.teacher_floor, config.teacher_rho, config.switch_sigma, float(sigmas[0]),
             float(sigmas[-1])) + tuple(tuple(x.shape) for x in sets)
 
 
@@ -299,7 +309,8 @@ def teacher_endpoints(denoise, sigmas, sets, config, progress=None, teacher_cach
     key = teacher_key(config, sigmas, sets)
     if teacher_cache is not None and key in teacher_cache:
         return [t.to(sets[0].device) for t in teacher_cache[key]], True
-    solve = lambda xb: teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps, config.teacher_floor, config.teacher_rho)
+    solve = lambda xb: teacher_solve(denoise, xb, sigmas, config.teacher, config.teacher_steps, config.teacher_floor, config.teacher_rho,
+                                    config.switch_sigma)
     size = eval_batch(config)
     if seconds is None:
         batches = list(torch.cat(sets).split(size))
@@ -484,12 +495,15 @@ def calibrate(denoise, sigmas, train_x, holdout_x, config=None, decode=None, pro
 
 
 def calibrate_together(denoise, runs, train_x, holdout_x, decode=None, progress=None, teacher_cache=None, test_x=None,
-                       budget_seconds=0.0):
+                       budget_seconds=0.0, student_denoise=None):
     """calibrate() for several step counts at once: `runs` is [(sigmas, config)], one per count, all from the same
     start latents. The teacher is solved once where the schedules share their ends (every stock scheduler's do),
     and the fits share their model calls. With `budget_seconds`, the whole run is bounded: the teacher takes at most
     a third of it (training noises beyond that are dropped), the iterations are fitted to the rest.
+    `student_denoise` (default `denoise`) is what every few-step solve calls: a pair of models switches at a sigma in
+    the teacher's fine steps and at a step in the student's (split_runs.switching_denoise, SwitchAtStep).
     Returns [(table, report dict)], in the order of `runs`."""
+    teacher_denoise, denoise = denoise, student_denoise or denoise
     for _, config in runs:
         if config.select not in SELECTIONS:
             raise CalibrationError(f"unknown select {config.select!r} ({', '.join(SELECTIONS)})")
@@ -513,7 +527,7 @@ def calibrate_together(denoise, runs, train_x, holdout_x, decode=None, progress=
             continue
         share = (deadline - before) / 3 if deadline else None
         keep = max(c.batch_size for _, c in runs)
-        endpoints, cached = teacher_endpoints(denoise, sigmas, [train_x, holdout_x, test_x], config, progress, cache, share, keep)
+        endpoints, cached = teacher_endpoints(teacher_denoise, sigmas, [train_x, holdout_x, test_x], config, progress, cache, share, keep)
         ends.append((endpoints, "earlier" if cached else "solved"))
         solved_here[key] = endpoints
         teacher_seconds.append(time.time() - before)

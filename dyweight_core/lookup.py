@@ -65,6 +65,21 @@ def identity_rank(table_model, identity):
     return 1
 
 
+def part_rank(table, identity, start=0, stop=None):
+    """identity_rank for running steps start..stop of `table` (the whole schedule by default). A pair's table
+    (DyWeight Calibrate with model_low_noise) runs only as the split run it was fitted for: its first model on the
+    steps before the switch, its low-noise model on the rest, never one model on all of it."""
+    low = table.model.get("low_noise_model")
+    if not low:
+        return identity_rank(table.model, identity)
+    switch, stop = table.provenance.get("switch_step"), table.steps if stop is None else stop
+    if (start, stop) == (0, switch):
+        return identity_rank(table.model, identity)
+    if (start, stop) == (switch, table.steps):
+        return identity_rank(low, identity)
+    return None
+
+
 def describe(identity, steps):
     shift = f", shift {identity['shift']:g}" if identity.get("shift") is not None else ""
     return f"{identity.get('family')}/{identity.get('model_type')}{shift}, {steps} steps"
@@ -98,7 +113,7 @@ def choose_table(tables, identity, sigmas):
     steps = len(sigmas) - 1
     best, other_schedule = None, []
     for table in tables:
-        rank = identity_rank(table.model, identity)
+        rank = part_rank(table, identity)
         if rank is None or table.steps != steps:
             continue
         if not sigmas_match(expected_sigmas(table, identity), sigmas):
@@ -139,12 +154,12 @@ def choose_part(tables, identity, sigmas):
     sigmas = [float(s) for s in sigmas]
     found = []
     for table in tables:
-        rank = identity_rank(table.model, identity)
-        if rank is None or table.steps < len(sigmas) - 1:
+        if table.steps < len(sigmas) - 1 or identity_rank(table.model, identity) is None and not table.model.get("low_noise_model"):
             continue
         whole = [float(s) for s in expected_sigmas(table, identity)]
         start = part_start(whole, sigmas)
-        if start is not None:
+        rank = None if start is None else part_rank(table, identity, start, start + len(sigmas) - 1)
+        if rank is not None:
             found.append((rank, table.steps, table, whole, start))
     if not found:
         return None

@@ -63,6 +63,12 @@ def check_positive_times(plan, table):
     return plan
 
 
+def model_at(denoise, i):
+    """The denoiser step i calls: `denoise`, or for a pair of models (split_runs.SwitchAtStep) the one whose half of the
+    split run step i is in."""
+    return denoise.at_step(i) if hasattr(denoise, "at_step") else denoise
+
+
 def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=None, plan=None, start=0, stop=None,
            history=None):
     """Run the DyWeight solve of `table` from x at sigmas[0]; `denoise(x, sigma_tensor)` -> D(x, sigma).
@@ -91,7 +97,8 @@ def unroll(denoise, x, sigmas, table, callback=None, disable=None, checkpoint=No
             denoised = x - tau * d
         else:
             sigma = p["eval_sigma"].to(x.device, acc)
-            call = denoise if checkpoint is None else (lambda xx, ss: checkpoint(denoise, xx, ss))
+            model = model_at(denoise, i)
+            call = model if checkpoint is None else (lambda xx, ss: checkpoint(model, xx, ss))
             denoised = call(x, sigma).to(acc)
             d = (x - denoised) / p["divisor"].to(x.device, acc)
         history.append(d)
@@ -133,8 +140,9 @@ def unroll_together(denoise, xs, sigmas_list, tables, checkpoint=None):
     acc = torch.promote_types(xs[0].dtype, torch.float32)
     xs = [x.to(acc) for x in xs]
     histories = [deque(maxlen=t.window) for t in tables]
-    call = denoise if checkpoint is None else (lambda xx, ss: checkpoint(denoise, xx, ss))
     for i in range(max(len(p) for p in plans)):
+        model = model_at(denoise, i)
+        call = model if checkpoint is None else (lambda xx, ss: checkpoint(model, xx, ss))
         running = [k for k, p in enumerate(plans) if i < len(p)]
         # Phase 1: one model call for every solve that calls the model at this step (AFS steps need none).
         calling = [k for k in running if plans[k][i]["eval_sigma"] is not None]

@@ -40,3 +40,35 @@ def same_latent(a, b):
     (latent format, the flow models' noise scaling), which moves it by float rounding only."""
     a, b = a.to(b.device, torch.float32), b.float()
     return bool(torch.allclose(a, b, rtol=1e-4, atol=1e-5 * max(float(a.abs().max()), 1.0)))
+
+
+def switching_denoise(high, low, boundary):
+    """A pair of models as one denoiser for the teacher's fine solve (Wan 2.2's experts, SDXL base + refiner): `high`
+    at sigmas above `boundary`, `low` at the rest, as the two-model ODE switches. One sigma per call (one step count
+    at a time: splitting a batch would change which prompt row guides which latent)."""
+    def denoise(x, sigma):
+        above = torch.as_tensor(sigma) > boundary
+        if bool(above.any()) != bool(above.all()):
+            raise ValueError("a pair of models is calibrated one step count at a time")
+        return high(x, sigma) if bool(above.all()) else low(x, sigma)
+    return denoise
+
+
+def switch_boundary(sigmas, switch_step):
+    """Where the teacher's pair switches models: at sigmas[switch_step] (teacher_sigmas keeps it among its fine steps),
+    whose call, like the second KSamplerAdvanced's first, is the low-noise model's; a hair above it for float32 sigmas."""
+    return float(sigmas[switch_step]) * (1 + 1e-5)
+
+
+class SwitchAtStep:
+    """The student's pair: step i calls `high` before `switch_step` and `low` from it, as the two halves of a split run
+    do, wherever a learned time scale moves the call's sigma (solver.model_at asks it per step)."""
+
+    def __init__(self, high, low, switch_step):
+        self.high, self.low, self.switch_step = high, low, switch_step
+
+    def at_step(self, i):
+        return self.high if i < self.switch_step else self.low
+
+    def __call__(self, x, sigma):
+        raise TypeError("a pair of models is called step by step (solver.model_at), not at a sigma")

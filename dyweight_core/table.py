@@ -78,6 +78,13 @@ class CoefficientTable:
         shift = self.model.get("shift")
         if shift is not None and (isinstance(shift, bool) or not isinstance(shift, (int, float)) or not math.isfinite(shift)):
             fail(f"model.shift must be a number or null, got {shift!r}")
+        low = self.model.get("low_noise_model")
+        if low is not None:  # a pair's table (DyWeight Calibrate with model_low_noise): its second model and switch step
+            if not isinstance(low, dict) or not all(isinstance(low.get(k), (str, type(None))) for k in ("family", "model_type", "fingerprint")):
+                fail(f"model.low_noise_model must be a mapping of text (family, model_type, fingerprint), got {low!r}")
+            switch = (self.provenance or {}).get("switch_step")
+            if isinstance(switch, bool) or not isinstance(switch, int) or not 1 <= switch < n:
+                fail(f"a pair's table needs provenance.switch_step from 1 to {n - 1}, got {switch!r}")
         return self
 
     # --- serialisation ---------------------------------------------------------------------

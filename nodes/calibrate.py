@@ -18,6 +18,7 @@ from ..dyweight_core.calibrate import (DEFAULT_PRESET, LOSSES, PRESETS, Calibrat
                                        preset_settings)
 from ..dyweight_core import report_picture
 from ..dyweight_core.lookup import SCHEDULER
+from ..dyweight_core.split_runs import SwitchAtStep, switch_boundary, switching_denoise
 from ..dyweight_core.table import TableSet
 from .differentiable import (calibration_patcher, clone_conditioning, make_weights_differentiable, updates_activations_in_place,
                              vae_decoder, weight_pointers, with_saved_copies)
@@ -123,15 +124,31 @@ def parse_step_counts(text, steps):
 
 
 def calibrate_with_inputs(model, positive, negative, latent_image, steps, scheduler, cfg, denoise=1.0, vae=None,
-                          step_counts="", minutes=0.0, fit=calibrate_together, start=start_latents, core=None, **inputs):
+                          step_counts="", minutes=0.0, fit=calibrate_together, start=start_latents, core=None,
+                          model_low_noise=None, switch_step=0, **inputs):
     """What DyWeight Calibrate does with its inputs: [(table, the core's report)], one per step count. `fit` and `start`
     default to the calibration core and the seeded noises; benchmarks pass their own (the in-sample ceiling)."""
+    counts = parse_step_counts(step_counts, steps)
+    pair = None
+    if model_low_noise is not None:
+        check_pair(counts, switch_step)
+        pair, inputs = (model_low_noise, switch_step), {**inputs, "learn_sigmas": False}  # the switch step's sigma stays put
     runs = []
-    for count in parse_step_counts(step_counts, steps):
+    for count in counts:
         config, samples, holdout = calibration_settings(model, count, cfg, **inputs, **(core or {}))
         runs.append((count, config))
     return run_calibrations(model, positive, negative, latent_image, runs, scheduler, cfg, samples, holdout, denoise=denoise,
-                            vae=vae, fit=fit, start=start, budget_seconds=60 * minutes)
+                            vae=vae, fit=fit, start=start, budget_seconds=60 * minutes, pair=pair)
+
+
+def check_pair(counts, switch_step):
+    """A pair of models (model for the first switch_step steps, model_low_noise for the rest) is one split run."""
+    if len(counts) != 1:
+        raise CalibrationError("with model_low_noise, calibrate one step count at a time (the switch step belongs to it): "
+                               "leave step_counts empty")
+    if not 1 <= switch_step < counts[0]:
+        raise CalibrationError(f"with model_low_noise, switch_step must be from 1 to {counts[0] - 1}: the step at which the second "
+                               f"KSamplerAdvanced starts (its start_at_step, the first one's end_at_step)")
 
 
 def run_calibration(model, positive, negative, latent_image, steps, scheduler, cfg, config, samples, holdout, denoise=1.0,
@@ -142,9 +159,10 @@ def run_calibration(model, positive, negative, latent_image, steps, scheduler, c
 
 
 def run_calibrations(model, positive, negative, latent_image, runs, scheduler, cfg, samples, holdout, denoise=1.0, vae=None,
-                     fit=calibrate_together, start=start_latents, budget_seconds=0.0):
+                     fit=calibrate_together, start=start_latents, budget_seconds=0.0, pair=None):
     """Calibrate `model` on the stock schedule for each (steps, config) in `runs`, together (one teacher, shared
-    model calls); returns [(table, report dict)]."""
+    model calls); returns [(table, report dict)]. `pair`: (second model, switch step): `model` runs the steps
+    before the switch, the second model the rest, as two KSamplerAdvanced nodes split the run."""
     config = runs[0][1]
     period = conditioning_period(positive, negative)
     whole = lambda n: -(-n // period) * period  # every row of a prompt batch gets the same number of noises
@@ -154,33 +172,46 @@ def run_calibrations(model, positive, negative, latent_image, runs, scheduler, c
     schedules = [comfy.samplers.KSampler(model, steps, model.load_device, scheduler=scheduler, denoise=denoise).sigmas.cpu()
                  for steps, _ in runs]
     sigmas = schedules[0]
+    if pair is not None:
+        teacher_boundary = switch_boundary(sigmas.tolist(), pair[1])
+        runs = [(steps, dataclasses.replace(c, switch_sigma=float(sigmas[pair[1]]))) for steps, c in runs]
     sampling = model.get_model_object("model_sampling")
     latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"]).float()  # as KSampler: FLUX/SD3/Wan
     if torch.count_nonzero(latent) > 0:
         latent = model.model.process_latent_in(latent)
     with torch.inference_mode(False), torch.enable_grad():
-        patcher, timestep_mode = calibration_patcher(model)
         latent = latent.clone()
-        guider = comfy.samplers.CFGGuider(patcher)
-        guider.set_conds(clone_conditioning(positive), clone_conditioning(negative))
-        guider.set_cfg(cfg)
+        guider, timestep_mode = calibration_guider(model, positive, negative, cfg)
+        batch = torch.zeros((config.batch_size * len(runs),) + tuple(latent.shape[1:]))  # what one shared model call holds
 
-        def run(denoise_fn, device, max_denoise):
+        def run(denoise_fn, device, max_denoise, low=None):
             identity = model_identity(model)  # now loaded with its patches (LoRAs), as when sampling
             train = start(sampling, sigmas, latent, samples, config.seed, device, max_denoise)
             hold = start(sampling, sigmas, latent, holdout, config.seed + 1_000_003, device, max_denoise)
             test = start(sampling, sigmas, latent, holdout, config.seed + 2_000_003, device, max_denoise)
             decode = vae_decoder(vae, model) if vae is not None and config.loss == "perceptual" else None
-            cache = teacher_cache((identity["fingerprint"], content_hash([positive, negative, latent]), float(cfg),
-                                   config.seed, samples, holdout, config.batch_size, timestep_mode))
+            key = (identity["fingerprint"], content_hash([positive, negative, latent]), float(cfg), config.seed, samples, holdout,
+                   config.batch_size, timestep_mode)
+            pairing = {}
+            if low is not None:  # the teacher and the student switch models at the split run's step
+                low_denoise, low_identity = low
+                key += (low_identity["fingerprint"], pair[1])
+                pairing = {"student_denoise": SwitchAtStep(denoise_fn, low_denoise, pair[1])}
+                denoise_fn = switching_denoise(denoise_fn, low_denoise, teacher_boundary)
             results = fit(denoise_fn, [(s.tolist(), c) for s, (_, c) in zip(schedules, runs)], train, hold, decode=decode,
-                          progress=progress_reporter(), teacher_cache=cache, test_x=test, budget_seconds=budget_seconds)
+                          progress=progress_reporter(), teacher_cache=teacher_cache(key), test_x=test,
+                          budget_seconds=budget_seconds, **pairing)
             for table, _ in results:
-                table.model = identity
+                table.model = identity if low is None else {**identity, "low_noise_model": pair_identity(low[1])}
             return results
 
-        work = CalibrationSampler(run, config.checkpoint)
-        batch = torch.zeros((config.batch_size * len(runs),) + tuple(latent.shape[1:]))  # what one shared model call holds
+        def run_pair(denoise_fn, device, max_denoise):
+            """Inside the first model's sampling, the second's: both loaded, each guided with its own patches."""
+            low_guider, _ = calibration_guider(pair[0], positive, negative, cfg)
+            inner = lambda low_fn, *_: run(denoise_fn, device, max_denoise, (low_fn, model_identity(pair[0])))
+            return run_inside(low_guider, batch, sigmas, config, inner)
+
+        work = CalibrationSampler(run if pair is None else run_pair, config.checkpoint)
         guider.sample(batch, batch, work, sigmas, seed=config.seed)
     for (table, info), (_, c) in zip(work.result, runs):
         table.provenance.update({"scheduler": SCHEDULER if c.learn_sigmas else scheduler, "cfg": float(cfg), "timestep": timestep_mode,
@@ -188,7 +219,30 @@ def run_calibrations(model, positive, negative, latent_image, runs, scheduler, c
                                  "seconds": round(info["seconds"], 1)})
         if c.learn_sigmas:  # its own sigmas: the `dyweight` scheduler serves them (lookup.owns_schedule)
             table.provenance["sigmas_learned_from"] = scheduler
+        if pair is not None:
+            table.provenance["switch_step"] = pair[1]
     return work.result
+
+
+def calibration_guider(model, positive, negative, cfg):
+    """A CFGGuider over the differentiable clone of `model`, and the clone's timestep mode."""
+    patcher, timestep_mode = calibration_patcher(model)
+    guider = comfy.samplers.CFGGuider(patcher)
+    guider.set_conds(clone_conditioning(positive), clone_conditioning(negative))
+    guider.set_cfg(cfg)
+    return guider, timestep_mode
+
+
+def run_inside(guider, batch, sigmas, config, run):
+    """run(denoise, device, max_denoise) where `guider`'s model is loaded and guided, as CalibrationSampler does it."""
+    work = CalibrationSampler(run, config.checkpoint)
+    guider.sample(batch, batch, work, sigmas, seed=config.seed)
+    return work.result
+
+
+def pair_identity(identity):
+    """What a pair's table records of its low-noise model: enough for lookup to give the table to that model too."""
+    return {k: identity.get(k) for k in ("family", "model_type", "shift", "fingerprint", "weights")}
 
 
 def format_report(results):
@@ -224,6 +278,11 @@ def count_report(table, info):
         + ", ".join(f"{k} {v:.5f}" for k, v in r["holdout_error_starts"].items()) + ")",
         f"time: {r['seconds']:.1f}s (teacher {teacher})",
     ]
+    low = table.model.get("low_noise_model")
+    if low:
+        k = table.provenance["switch_step"]
+        lines.append(f"a pair: this model for steps 1-{k}, the low-noise model ({low.get('family')}) for steps {k + 1}-{table.steps}: "
+                     f"sample with two KSamplerAdvanced nodes, the first ending and the second starting at step {k}")
     lines.append(where_it_runs(table))
     if r["stopped"]:
         lines.append(r["stopped"])
@@ -347,6 +406,13 @@ class DyWeightCalibrate(io.ComfyNode):
                                tooltip="A time budget for the whole calibration, teacher included: the teacher gets at most "
                                        "a third, the iterations are fitted to the rest after the first few are timed. "
                                        "0: the counts quality sets. The report says what the budget bought."),
+                io.Model.Input("model_low_noise", optional=True,
+                               tooltip="A second model for the last steps of a split run (Wan 2.2's low-noise expert, an SDXL "
+                                       "refiner): calibrates the pair as two KSamplerAdvanced nodes run it, `model` before "
+                                       "switch_step and this one from there. One step count; the sigmas are not learned."),
+                io.Int.Input("switch_step", default=0, min=0, max=49, optional=True,
+                             tooltip="With model_low_noise: the step the second model starts at (the second KSamplerAdvanced's "
+                                     "start_at_step, the first one's end_at_step)."),
             ],
             outputs=[TABLE.Output(display_name="table"), io.String.Output(display_name="report"),
                      io.Image.Output(display_name="report_image", tooltip="For a few test noises: the fallback, the calibrated "

@@ -25,6 +25,13 @@ def test_round_trip_is_exact(tmp_path):
     assert yaml.safe_load(open(path))["format"] == "dyweight-table/1"
 
 
+def test_a_pairs_table_keeps_its_second_model_and_switch_step(tmp_path):
+    low = {"family": "WAN21_T2V", "model_type": "FLOW", "shift": 8.0, "fingerprint": "ab12", "weights": "ab12"}
+    t = good_table(model={"family": "WAN21_T2V", "model_type": "FLOW", "low_noise_model": low}, provenance={"switch_step": 2})
+    back = load_table(save_table(t, str(tmp_path / "pair.yaml")))
+    assert back.model["low_noise_model"] == low and back.provenance["switch_step"] == 2
+
+
 def write(tmp_path, data, name="bad.yaml"):
     p = tmp_path / name
     p.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
@@ -41,6 +48,10 @@ def write(tmp_path, data, name="bad.yaml"):
     ({"sigmas": [14.6, 6.1, 2.4, 0.0]}, "steps \\+ 1 = 5"),
     ({"sigmas": [14.6, 6.1, 6.1, 0.9, 0.0]}, "strictly decreasing"),
     ({"convention": "eps"}, "convention"),
+    ({"model": {"family": "WAN21_T2V", "low_noise_model": "wan_low.safetensors"}}, "low_noise_model must be a mapping"),
+    ({"model": {"family": "WAN21_T2V", "low_noise_model": {"family": "WAN21_T2V"}}}, "needs provenance.switch_step from 1 to 3"),
+    ({"model": {"family": "WAN21_T2V", "low_noise_model": {"family": "WAN21_T2V"}}, "provenance": {"switch_step": 4}},
+     "switch_step from 1 to 3, got 4"),
 ])
 def test_validation_names_file_and_problem(tmp_path, change, message):
     data = good_table().to_dict()
