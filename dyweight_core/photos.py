@@ -13,6 +13,9 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 WEIGHTS = os.path.join(ROOT, "models", "dyweight_photos32.safetensors")
 FILE_NAME = os.path.basename(WEIGHTS)
+# Its low-noise expert, for split runs with a pair of models (as Wan 2.2's): Photos-32 trained on further at
+# sigmas up to 1 only (scripts/train_photos_model.py says how).
+LOW_NOISE_WEIGHTS = os.path.join(ROOT, "models", "dyweight_photos32_low_noise.safetensors")
 
 # (class name, scikit-image data function): every one a colour photograph bundled with the package.
 CLASSES = [("astronaut", "astronaut"), ("cat", "chelsea"), ("coffee", "coffee"), ("galaxies", "hubble_deep_field"),

@@ -46,8 +46,8 @@ def register_model_family():
     folder_paths.add_model_folder_path("diffusion_models", os.path.dirname(photos.WEIGHTS))
 
 
-def load_photos_model():
-    return comfy.sd.load_diffusion_model(photos.WEIGHTS)
+def load_photos_model(low_noise=False):
+    return comfy.sd.load_diffusion_model(photos.LOW_NOISE_WEIGHTS if low_noise else photos.WEIGHTS)
 
 
 ALL_SUBJECTS = "all (one per picture)"
@@ -73,7 +73,10 @@ class DyWeightPhotosModel(io.ComfyNode):
                 io.Int.Input("batch_size", default=8, min=1, max=256, tooltip="Pictures in the empty latent."),
             ],
             outputs=[io.Model.Output(), io.Conditioning.Output(display_name="positive"),
-                     io.Conditioning.Output(display_name="negative"), io.Latent.Output()],
+                     io.Conditioning.Output(display_name="negative"), io.Latent.Output(),
+                     io.Model.Output(display_name="low_noise_model",
+                                     tooltip="Its low-noise expert (trained on further at sigmas up to 1): the second model "
+                                             "of a split run, as Wan 2.2 pairs its two experts.")],
         )
 
     @classmethod
@@ -84,4 +87,4 @@ class DyWeightPhotosModel(io.ComfyNode):
             positive = [[torch.cat([photos.class_context([k]) for k in range(len(photos.CLASSES))]), {}]]
         else:
             positive = class_conditioning([photos.CLASS_NAMES.index(subject)])
-        return io.NodeOutput(load_photos_model(), positive, class_conditioning([]), latent)
+        return io.NodeOutput(load_photos_model(), positive, class_conditioning([]), latent, load_photos_model(low_noise=True))

@@ -151,6 +151,34 @@ def split_run():
     return g, layout
 
 
+def pair():
+    """DyWeight Calibrate for a pair of models (Wan 2.2's experts; here the built-in trained network and its low-noise
+    expert), then the split run with the table connected: DyWeight Scheduler's sigmas split at the switch step into
+    two SamplerCustom runs, one per model, the second carrying on the first's history. Save Table keeps the table
+    for two KSamplerAdvanced nodes with `dyweight` (README, Three ways to use it)."""
+    g = {
+        "1": node("DyWeightPhotosModel", subject="all (one per picture)", batch_size=8),
+        "2": node("DyWeightCalibrate", model=["1", 0], positive=["1", 1], negative=["1", 2], latent_image=["1", 3], steps=6,
+                  scheduler="karras", cfg=5.0, teacher_steps=0, iterations=0, seed=0, samples=0, holdout=0, batch_size=0,
+                  window=CalibrationConfig.window, learning_rate=0.0, loss=CalibrationConfig.loss, checkpointing="auto", denoise=1.0,
+                  afs=False, learn_sigmas=False, quality="fast", step_counts="", minutes=0.0, model_low_noise=["1", 4], switch_step=3),
+        "3": node("DyWeightSaveTable", table=["2", 0], name="photos32_pair_6steps", overwrite=True),
+        "4": node("DyWeightSampler", table=["2", 0]),
+        "5": node("DyWeightScheduler", table=["2", 0], resolution=1024, denoise=1.0, steps=0),
+        "6": node("SplitSigmas", "switch at step 3", sigmas=["5", 0], step=3),
+        "7": node("SamplerCustom", "steps 1-3: the first model", model=["1", 0], add_noise=True, noise_seed=7, cfg=5.0,
+                  positive=["1", 1], negative=["1", 2], sampler=["4", 0], sigmas=["6", 0], latent_image=["1", 3]),
+        "8": node("SamplerCustom", "steps 4-6: the low-noise model", model=["1", 4], add_noise=False, noise_seed=7, cfg=5.0,
+                  positive=["1", 1], negative=["1", 2], sampler=["4", 0], sigmas=["6", 1], latent_image=["7", 0]),
+        "9": node("DyWeightDemoDecode", samples=["8", 0], scale=4),
+        "10": node("SaveImage", images=["9", 0], filename_prefix="dyweight_pair"),
+        "11": node("PreviewAny", "Calibration report", source=["2", 1]),
+    }
+    layout = {"1": (0, 0), "2": (340, -200), "3": (720, -340), "4": (720, -200), "5": (720, -60), "6": (1000, -60),
+              "7": (1280, -200), "8": (1620, -200), "9": (1960, -200), "10": (2220, -200), "11": (720, 120)}
+    return g, layout
+
+
 def inline_table():
     """A workflow that carries its table: it runs the same on a machine with no table files."""
     text = table_to_text(load_table(os.path.join(ROOT, "coefficients", "demo_eps_karras_4steps.yaml")))
@@ -176,6 +204,7 @@ WORKFLOWS = {  # file names are the titles the template browser shows
     "DyWeight demo (built-in model)": demo,
     "DyWeight table inside the workflow": inline_table,
     "DyWeight split run (two KSamplerAdvanced)": split_run,
+    "DyWeight calibrate a pair of models (split run)": pair,
 }
 
 
@@ -185,6 +214,7 @@ def table_heatmap(name):
 
 
 DEMO_GRID = os.path.join(ROOT, "docs", "demo_grid.png")
+PAIR_PICTURE = os.path.join(ROOT, "docs", "photos_pair.png")  # benchmarks/photos_pair.py draws it
 PICTURES = {  # a real output for each template: the grid the demo makes, or the table the workflow uses
     "DyWeight SD1.5 txt2img": lambda: table_heatmap("sd15_dyweight_6steps.yaml"),
     "DyWeight calibrate your checkpoint": lambda: Image.open(os.path.join(ROOT, "docs", "heatmap.png")),
@@ -193,6 +223,7 @@ PICTURES = {  # a real output for each template: the grid the demo makes, or the
     "DyWeight demo (built-in model)": lambda: Image.open(DEMO_GRID),
     "DyWeight table inside the workflow": lambda: table_heatmap("demo_eps_karras_4steps.yaml"),
     "DyWeight split run (two KSamplerAdvanced)": lambda: table_heatmap("demo_eps_karras_4steps.yaml"),
+    "DyWeight calibrate a pair of models (split run)": lambda: Image.open(PAIR_PICTURE),
 }
 
 

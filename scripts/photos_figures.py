@@ -39,7 +39,7 @@ def samples_figure(path):
     draw.text((label_w, 6), "training patches", fill="black")
     draw.text((label_w + half + 20, 6), "samples (ipndm, 40 steps, CFG 3)", fill="black")
     with torch.inference_mode():
-        model, _, negative, latent = DyWeightPhotosModel.execute("cat", PER_CLASS).result
+        model, _, negative, latent = DyWeightPhotosModel.execute("cat", PER_CLASS).result[:4]
         for k, name in enumerate(photos.CLASS_NAMES):
             y = 24 + k * (CELL + 4)
             draw.text((6, y + CELL // 2 - 6), name, fill="black")

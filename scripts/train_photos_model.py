@@ -11,6 +11,13 @@ estimate at sigma 14.6 with twice the data's spread, and its samples with noise 
 EMA of the weights, saved in float16.
 
     python -m scripts.train_photos_model --seconds 300 [--device cuda] [--out models/...]
+
+The low-noise expert of the built-in pair (a Wan 2.2-style second model for the last steps of a split run) is
+Photos-32 trained on further, at low noise only:
+
+    python -m scripts.train_photos_model --init models/dyweight_photos32.safetensors --max-sigma 1.0 \
+        --seconds 600 --batch 96 --lr 2e-3 --ema 0.99 --out models/dyweight_photos32_low_noise.safetensors \
+        --log benchmarks/results/photos32_low_noise_training.json
 """
 import argparse
 import json
@@ -94,12 +101,18 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=photos.WEIGHTS)
     ap.add_argument("--log", default=None, help="JSON loss log (default: beside --out)")
+    ap.add_argument("--init", default=None, help="start from these weights (a .safetensors this script wrote)")
+    ap.add_argument("--max-sigma", type=float, default=None, help="train only at sigmas up to this (a low-noise expert)")
     args = ap.parse_args()
     device = torch.device(args.device)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     UNetModel, ops, sampling = import_comfy(cpu=device.type == "cpu")
     sampling = sampling.to(device)
     model = build_model(UNetModel, ops, device, args.seed)
+    if args.init:
+        from safetensors.torch import load_file
+        model.load_state_dict({k: v.float() for k, v in load_file(args.init).items()})
+    top = 999 if args.max_sigma is None else float(sampling.timestep(torch.tensor(args.max_sigma, device=device)))
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     images = photographs(device)
@@ -112,7 +125,7 @@ def main():
         # Phase 1: a batch of patches, noised at continuous SD timesteps.
         labels = torch.randint(len(photos.CLASSES), (args.batch,), generator=gen, device=device)
         x0 = photos.image_to_latent(random_patches(images, labels, gen))
-        t = torch.rand(args.batch, generator=gen, device=device) * 999
+        t = torch.rand(args.batch, generator=gen, device=device) * top
         sigma = sampling.sigma(t).view(-1, 1, 1, 1)
         noise = torch.randn(x0.shape, generator=gen, device=device)
         context = eye[labels].unsqueeze(1) * (torch.rand(args.batch, 1, 1, generator=gen, device=device) > 0.1)
@@ -139,12 +152,13 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     save_file({k: v.to(torch.float16).contiguous().cpu() for k, v in ema.items()}, args.out,
               metadata={"dyweight.model": "DyWeight Photos-32", "dyweight.classes": json.dumps(photos.CLASS_NAMES),
-                        "dyweight.steps": str(step), "dyweight.batch": str(args.batch), "dyweight.seconds": str(round(elapsed))})
+                        "dyweight.steps": str(step), "dyweight.batch": str(args.batch), "dyweight.seconds": str(round(elapsed)),
+                        **({"dyweight.init": os.path.basename(args.init), "dyweight.max_sigma": str(args.max_sigma)} if args.init else {})})
     os.chmod(args.out, 0o644)
     log_path = args.log or os.path.splitext(args.out)[0] + "_training.json"
     with open(log_path, "w") as f:
         json.dump({"steps": step, "batch": args.batch, "seconds": round(elapsed, 1), "device": str(device),
-                   "lr": args.lr, "ema": args.ema, "loss": log}, f, indent=1)
+                   "lr": args.lr, "ema": args.ema, "init": args.init, "max_sigma": args.max_sigma, "loss": log}, f, indent=1)
     print(f"[train] {step} steps, final loss {smooth:.4f}; wrote {args.out}", flush=True)
 
 

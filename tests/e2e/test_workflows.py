@@ -1,5 +1,5 @@
 """The shipped example workflows: served by the template browser, UI format converts to the API copies,
-every one validates against the real server's /object_info, and the demo one runs."""
+every one validates against the real server's /object_info, and the ones on built-in models run."""
 import glob
 import json
 import os
@@ -19,8 +19,8 @@ def strip_meta(prompt):
     return {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
 
 
-def test_seven_workflows_with_thumbnails_are_served(server):
-    assert len(UI_FILES) == 7
+def test_eight_workflows_with_thumbnails_are_served(server):
+    assert len(UI_FILES) == 8
     for path in UI_FILES:
         assert os.path.exists(path[:-5] + ".jpg"), path
     served = server.get("/workflow_templates")
@@ -65,3 +65,16 @@ def test_demo_workflow_runs(server):
     files = server.output_files(entry)
     assert any("demo_dyweight" in f for f in files) and any("demo_lms" in f for f in files)
     assert all(os.path.exists(f) for f in files)
+
+
+def test_pair_workflow_calibrates_the_pair_and_samples_its_split_run(server):
+    """The built-in trained network and its low-noise expert: Calibrate with model_low_noise, Save Table, and the split
+    run with the table connected (two SamplerCustom over SplitSigmas)."""
+    import yaml
+    info = server.get("/object_info")
+    prompt = ui_to_api(json.load(open(os.path.join(ROOT, "workflows", "DyWeight calibrate a pair of models (split run).json"))), info)
+    entry = server.run(prompt)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    assert any("dyweight_pair" in f for f in server.output_files(entry))
+    saved = yaml.safe_load(open(os.path.join(server.base, "models", "dyweight", "photos32_pair_6steps.yaml")))
+    assert saved["model"]["low_noise_model"]["family"] == "DyWeightPhotos32" and saved["provenance"]["switch_step"] == 3

@@ -41,7 +41,7 @@ def test_samples_have_the_colours_of_the_photograph_they_were_asked_for(pack):
     images, gen = photographs("cpu"), torch.Generator().manual_seed(0)
     data = torch.stack([features(random_patches(images, torch.full((256,), k), gen)) for k in range(len(images))])
     with torch.inference_mode():
-        model, _, negative, latent = DyWeightPhotosModel.execute("cat", 8).result
+        model, _, negative, latent = DyWeightPhotosModel.execute("cat", 8).result[:4]
         drawn = []
         for k in range(len(photos.CLASSES)):
             noise = torch.randn(latent["samples"].shape, generator=torch.Generator().manual_seed(k))
@@ -65,7 +65,7 @@ def test_learned_sigmas_reach_a_plain_ksampler_through_the_dyweight_scheduler(pa
     from comfyui_dyweight.nodes.sampler import DyWeightSampler
     from comfyui_dyweight.nodes.tables import DyWeightSaveTable
 
-    model, positive, negative, latent = DyWeightPhotosModel.execute(ALL_SUBJECTS, 8).result
+    model, positive, negative, latent = DyWeightPhotosModel.execute(ALL_SUBJECTS, 8).result[:4]
     table, report, _ = DyWeightCalibrate.execute(model, positive, negative, latent, 3, "karras", 1.0, iterations=12, samples=8,
                                               holdout=8, batch_size=8, teacher_steps=16).result
     sampling = model.get_model_object("model_sampling")
