@@ -212,7 +212,10 @@ def run_calibrations(model, positive, negative, latent_image, runs, scheduler, c
             return run_inside(low_guider, batch, sigmas, config, inner)
 
         work = CalibrationSampler(run if pair is None else run_pair, config.checkpoint)
-        guider.sample(batch, batch, work, sigmas, seed=config.seed)
+        try:
+            guider.sample(batch, batch, work, sigmas, seed=config.seed)
+        except torch.OutOfMemoryError as e:
+            raise CalibrationError(out_of_memory(model, config, latent)) from e
     for (table, info), (_, c) in zip(work.result, runs):
         table.provenance.update({"scheduler": SCHEDULER if c.learn_sigmas else scheduler, "cfg": float(cfg), "timestep": timestep_mode,
                                  "denoise": float(denoise), "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -222,6 +225,20 @@ def run_calibrations(model, positive, negative, latent_image, runs, scheduler, c
         if pair is not None:
             table.provenance["switch_step"] = pair[1]
     return work.result
+
+
+def out_of_memory(model, config, latent):
+    """What to change when calibration does not fit the device: the settings that cut its memory, most first."""
+    device = model.load_device
+    free = comfy.model_management.get_free_memory(device) / 2 ** 30
+    size = "x".join(map(str, latent.shape[2:]))
+    fixes = [] if config.checkpoint else ["checkpointing on (about 3.5x less memory, 1.8x the time)"]
+    if config.batch_size > max(1, config.period):
+        fixes.append(f"a smaller batch_size (now {config.batch_size}; memory grows with it)")
+    fixes.append(f"a smaller latent_image (now {size}: fewer frames or a lower resolution)")
+    return (f"DyWeight Calibrate ran out of memory on {device} ({free:.1f} GiB free now). Try " + "; or ".join(fixes) +
+            "." + (" A finished teacher solve is kept: the run with checkpointing on skips it." if not config.checkpoint else "") +
+            " Nothing was saved.")
 
 
 def calibration_guider(model, positive, negative, cfg):

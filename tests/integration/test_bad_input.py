@@ -263,3 +263,32 @@ def test_dyweight_scheduler_node_keeps_a_tables_own_flux_sigmas_and_takes_denois
     authors = DyWeightLoadTable.execute("flux1dev_dyweight_3steps.yaml").result[0]
     assert DyWeightScheduler.execute(authors, 512, 1.0).result[0][1] < DyWeightScheduler.execute(authors, 1024, 1.0).result[0][1]
     assert DyWeightScheduler.execute(authors, 1024, 0.0).result[0].numel() == 0  # was ZeroDivisionError
+
+
+def test_running_out_of_memory_in_calibration_names_the_settings_that_cut_it_and_keeps_the_teacher(pack):
+    """A model that runs out of memory once gradients flow (as the unrolled student does first): a message naming
+    checkpointing, batch_size and the latent size, not a raw OOM; the rerun with checkpointing on skips the teacher."""
+    from tooling import comfy_models
+    from comfyui_dyweight.dyweight_core.calibrate import CalibrationError
+    from comfyui_dyweight.nodes.calibrate import DyWeightCalibrate
+    model, context = comfy_models.unet_model()
+    failed = []
+
+    def short_of_memory_once(apply_model, args):
+        if torch.is_grad_enabled() and not failed:
+            failed.append(True)
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return apply_model(args["input"], args["timestep"], **args["c"])
+    model = model.clone()
+    model.set_model_unet_function_wrapper(short_of_memory_once)
+    cond = comfy_models.unet_conditioning(context)
+    run = lambda **kw: DyWeightCalibrate.execute(model, cond, cond, {"samples": torch.zeros(1, 4, 8, 8)}, 3, "karras", 2.0, teacher_steps=8,
+                                                 iterations=2, samples=4, holdout=2, batch_size=4, learn_sigmas=False, **kw).result
+    with torch.inference_mode():
+        with pytest.raises(CalibrationError, match="ran out of memory") as e:
+            run(checkpointing="off")
+        message = str(e.value)
+        assert "checkpointing on" in message and "batch_size (now 4" in message and "latent_image (now 8x8" in message
+        assert "Nothing was saved" in message
+        _, report, _ = run(checkpointing="on")
+    assert "teacher reused from an earlier calibration" in report
