@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from scripts.photos_figures import CELL, tile
 from tooling.pack import load_pack
 from tooling.paths import ROOT
-from tooling.results import write_results
+from tooling.results import bold_best, write_results
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 STEPS, CFG, SWITCHES, NOISES = 6, 5.0, (3, 4), 64
@@ -76,8 +76,7 @@ def main():
              "| switch at step (sigma) | " + " | ".join(names) + " | reference's own error | the first model's own ODE | pair calibration |",
              "|---" * (len(names) + 4) + "|"]
     for r in rows:
-        best = min(r["errors"], key=r["errors"].get)
-        cells = [f"**{e:.4f}**" if n == best else f"{e:.4f}" for n, e in r["errors"].items()]
+        cells = bold_best(r["errors"])
         lines.append(f"| {r['switch']} ({r['switch_sigma']:.3f}) | " + " | ".join(cells) + f" | {'-' if r['reference_error'] is None else format(r['reference_error'], '.1e')} | {r['first_model_ode']:.4f} | {r['pair_seconds']:.0f} s |")
     write_results(os.path.join(HERE, "results"), "photos_pair", "\n".join(lines), rows)
 

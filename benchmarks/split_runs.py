@@ -11,7 +11,7 @@ import os
 import torch
 
 from tooling.pack import load_pack
-from tooling.results import write_results
+from tooling.results import bold_best, write_results
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 STEPS = 4
@@ -47,8 +47,7 @@ def main():
              "| switch at step | same model: split - unsplit | two models: " + " | ".join(SAMPLERS + [PAIR]) + " | reference's own error |",
              "|---" * (len(SAMPLERS) + 4) + "|"]
     for r in rows:
-        best = min(r["errors"], key=r["errors"].get)
-        cells = [f"**{e:.4f}**" if s == best else f"{e:.4f}" for s, e in r["errors"].items()]
+        cells = bold_best(r["errors"])
         lines.append(f"| {r['switch']} | {r['same_model_max_difference']:.1e} | " + " | ".join(cells) + f" | {r['reference_error']:.1e} |")
     write_results(os.path.join(HERE, "results"), "split_runs", "\n".join(lines), rows)
 
