@@ -39,7 +39,8 @@ class CalibrationSampler(comfy.samplers.Sampler):
     def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None, disable_pbar=False):
         make_weights_differentiable(model_wrap.inner_model)
         denoise = lambda x, s: model_wrap(x, s * x.new_ones([x.shape[0]]), **extra_args)
-        if updates_activations_in_place(denoise, torch.randn_like(noise), sigmas[0], self.checkpoint):
+        # sigmas come from ComfyUI's inference mode; checkpointing saves its inputs, so give it an ordinary copy
+        if updates_activations_in_place(denoise, torch.randn_like(noise), sigmas[0].clone(), self.checkpoint):
             logging.info("[DyWeight] this model updates activations in place: calibrating with copies of its activations (more memory)")
             denoise = with_saved_copies(denoise, weight_pointers(model_wrap.inner_model))
         self.result = self.run(denoise, noise.device, self.max_denoise(model_wrap, sigmas))
@@ -237,7 +238,7 @@ def out_of_memory(model, config, latent):
         fixes.append(f"a smaller batch_size (now {config.batch_size}; memory grows with it)")
     fixes.append(f"a smaller latent_image (now {size}: fewer frames or a lower resolution)")
     return (f"DyWeight Calibrate ran out of memory on {device} ({free:.1f} GiB free now). Try " + "; or ".join(fixes) +
-            "." + (" A finished teacher solve is kept: the run with checkpointing on skips it." if not config.checkpoint else "") +
+            "." + (" The teacher solve, once finished, is kept: the rerun with checkpointing on skips it." if not config.checkpoint else "") +
             " Nothing was saved.")
 
 

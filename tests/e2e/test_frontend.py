@@ -104,8 +104,8 @@ def test_calibrate_added_from_the_node_menu_keeps_its_seed(frontend):
     # the knobs start at 0 ("from quality"), the preset and learned sigmas are on, widgets after the older ones
     assert dict(widgets)["samples"] == 0 and dict(widgets)["learning_rate"] == 0
     assert dict(widgets)["quality"] == "balanced" and dict(widgets)["learn_sigmas"] is True
-    assert names[-4:] == ["learn_sigmas", "quality", "step_counts", "minutes"]  # new inputs last: saved workflows list by position
-    assert dict(widgets)["step_counts"] == "" and dict(widgets)["minutes"] == 0
+    assert names[-5:] == ["learn_sigmas", "quality", "step_counts", "minutes", "switch_step"]  # new inputs last: saved workflows list by position
+    assert dict(widgets)["step_counts"] == "" and dict(widgets)["minutes"] == 0 and dict(widgets)["switch_step"] == 0
 
 
 def test_node_help_page_renders_in_the_help_panel(frontend):

@@ -265,6 +265,18 @@ def test_dyweight_scheduler_node_keeps_a_tables_own_flux_sigmas_and_takes_denois
     assert DyWeightScheduler.execute(authors, 1024, 0.0).result[0].numel() == 0  # was ZeroDivisionError
 
 
+OUT_OF_MEMORY = {}
+
+
+def short_of_memory_once(apply_model, args):
+    """A unet wrapper that runs out of memory in the first fit, after the teacher's (gradient-free) calls."""
+    OUT_OF_MEMORY["teacher"] |= not torch.is_grad_enabled()
+    if torch.is_grad_enabled() and OUT_OF_MEMORY["teacher"] and not OUT_OF_MEMORY["failed"]:
+        OUT_OF_MEMORY["failed"] = True
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    return apply_model(args["input"], args["timestep"], **args["c"])
+
+
 def test_running_out_of_memory_in_calibration_names_the_settings_that_cut_it_and_keeps_the_teacher(pack):
     """A model that runs out of memory once gradients flow (as the unrolled student does first): a message naming
     checkpointing, batch_size and the latent size, not a raw OOM; the rerun with checkpointing on skips the teacher."""
@@ -272,14 +284,7 @@ def test_running_out_of_memory_in_calibration_names_the_settings_that_cut_it_and
     from comfyui_dyweight.dyweight_core.calibrate import CalibrationError
     from comfyui_dyweight.nodes.calibrate import DyWeightCalibrate
     model, context = comfy_models.unet_model()
-    failed = []
-
-    def short_of_memory_once(apply_model, args):
-        if torch.is_grad_enabled() and not failed:
-            failed.append(True)
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return apply_model(args["input"], args["timestep"], **args["c"])
-    model = model.clone()
+    OUT_OF_MEMORY.update(teacher=False, failed=False)  # a global: a patch's closure is part of the model's identity
     model.set_model_unet_function_wrapper(short_of_memory_once)
     cond = comfy_models.unet_conditioning(context)
     run = lambda **kw: DyWeightCalibrate.execute(model, cond, cond, {"samples": torch.zeros(1, 4, 8, 8)}, 3, "karras", 2.0, teacher_steps=8,

@@ -110,7 +110,8 @@ def test_calibration_gives_the_model_the_timesteps_comfyui_sampling_gives_it(nam
 
 @pytest.fixture(scope="module")
 def calibrated(families, built):
-    """A short DyWeight Calibrate run per family, on the family's usual scheduler at CFG 2."""
+    """A short DyWeight Calibrate run per family, on the family's usual scheduler at CFG 2, checkpointing on (what a
+    GPU gets by default: each model call recomputed in backward), under inference mode as ComfyUI runs nodes."""
     from comfyui_dyweight.nodes.calibrate import DyWeightCalibrate
     out = {}
     for name, family in families.items():
@@ -118,7 +119,7 @@ def calibrated(families, built):
         with torch.inference_mode():
             table, report, picture = DyWeightCalibrate.execute(
                 model, positive, negative, {"samples": torch.zeros(family.latent)}, 3, family.scheduler, 2.0,
-                teacher_steps=8, iterations=3, samples=2, holdout=2, batch_size=2, learn_sigmas=False).result
+                teacher_steps=8, iterations=3, samples=2, holdout=2, batch_size=2, learn_sigmas=False, checkpointing="on").result
         out[name] = (table, report, picture)
     return out
 
