@@ -67,14 +67,40 @@ def test_demo_workflow_runs(server):
     assert all(os.path.exists(f) for f in files)
 
 
-def test_pair_workflow_calibrates_the_pair_and_samples_its_split_run(server):
-    """The built-in trained network and its low-noise expert: Calibrate with model_low_noise, Save Table, and the split
-    run with the table connected (two SamplerCustom over SplitSigmas)."""
-    import yaml
+@pytest.fixture(scope="module")
+def pair_run(server):
+    """The pair template queued once: Calibrate with model_low_noise, Save Table, the split run over SplitSigmas."""
     info = server.get("/object_info")
     prompt = ui_to_api(json.load(open(os.path.join(ROOT, "workflows", "DyWeight calibrate a pair of models (split run).json"))), info)
-    entry = server.run(prompt)
-    assert entry["status"]["status_str"] == "success", entry["status"]
-    assert any("dyweight_pair" in f for f in server.output_files(entry))
+    return server.run(prompt)
+
+
+def test_pair_workflow_calibrates_the_pair_and_samples_its_split_run(server, pair_run):
+    """The built-in trained network and its low-noise expert: the run succeeds, makes its picture and saves a pair's table."""
+    import yaml
+    assert pair_run["status"]["status_str"] == "success", pair_run["status"]
+    assert any("dyweight_pair" in f for f in server.output_files(pair_run))
     saved = yaml.safe_load(open(os.path.join(server.base, "models", "dyweight", "photos32_pair_6steps.yaml")))
     assert saved["model"]["low_noise_model"]["family"] == "DyWeightPhotos32" and saved["provenance"]["switch_step"] == 3
+
+
+def test_the_saved_pair_table_drives_two_ksampleradvanced_nodes(server, pair_run):
+    """The user's next step after the pair template: two KSamplerAdvanced nodes with dyweight on karras, the first
+    model to step 3 with leftover noise, the low-noise model from there; each half finds the saved pair table."""
+    assert pair_run["status"]["status_str"] == "success", pair_run["status"]
+    half = dict(noise_seed=3, steps=6, cfg=5.0, sampler_name="dyweight", scheduler="karras", positive=["1", 1], negative=["1", 2])
+    prompt = {
+        "1": {"class_type": "DyWeightPhotosModel", "inputs": {"subject": "cat", "batch_size": 2}},
+        "2": {"class_type": "KSamplerAdvanced", "inputs": dict(half, model=["1", 0], add_noise="enable", latent_image=["1", 3],
+                                                               start_at_step=0, end_at_step=3, return_with_leftover_noise="enable")},
+        "3": {"class_type": "KSamplerAdvanced", "inputs": dict(half, model=["1", 4], add_noise="disable", latent_image=["2", 0],
+                                                               start_at_step=3, end_at_step=10000, return_with_leftover_noise="disable")},
+        "4": {"class_type": "DyWeightDemoDecode", "inputs": {"samples": ["3", 0], "scale": 2}},
+        "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "pair_ksampler"}},
+    }
+    before = len(server.read_log())
+    entry = server.run(prompt)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    log = server.read_log()[before:]
+    assert "using steps 1-3 of table 'photos32_pair_6steps'" in log and "using steps 4-6 of table 'photos32_pair_6steps'" in log
+    assert "does not continue" not in log
