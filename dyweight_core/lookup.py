@@ -154,7 +154,7 @@ def choose_part(tables, identity, sigmas):
     sigmas = [float(s) for s in sigmas]
     found = []
     for table in tables:
-        if table.steps < len(sigmas) - 1 or identity_rank(table.model, identity) is None and not table.model.get("low_noise_model"):
+        if table.steps < len(sigmas) - 1:
             continue
         whole = [float(s) for s in expected_sigmas(table, identity)]
         start = part_start(whole, sigmas)

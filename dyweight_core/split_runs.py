@@ -54,10 +54,10 @@ def switching_denoise(high, low, boundary):
     return denoise
 
 
-def switch_boundary(sigmas, switch_step):
-    """Where the teacher's pair switches models: at sigmas[switch_step] (teacher_sigmas keeps it among its fine steps),
-    whose call, like the second KSamplerAdvanced's first, is the low-noise model's; a hair above it for float32 sigmas."""
-    return float(sigmas[switch_step]) * (1 + 1e-5)
+def switch_boundary(switch_sigma):
+    """Where the teacher's pair switches models: at the switch step's sigma (teacher_sigmas keeps it among its fine
+    steps), whose call, like the second KSamplerAdvanced's first, is the low-noise model's; a hair above it for float32."""
+    return float(switch_sigma) * (1 + 1e-5)
 
 
 class SwitchAtStep:

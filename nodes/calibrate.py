@@ -173,9 +173,9 @@ def run_calibrations(model, positive, negative, latent_image, runs, scheduler, c
     schedules = [comfy.samplers.KSampler(model, steps, model.load_device, scheduler=scheduler, denoise=denoise).sigmas.cpu()
                  for steps, _ in runs]
     sigmas = schedules[0]
-    if pair is not None:
-        teacher_boundary = switch_boundary(sigmas.tolist(), pair[1])
-        runs = [(steps, dataclasses.replace(c, switch_sigma=float(sigmas[pair[1]]))) for steps, c in runs]
+    if pair is not None:  # the teacher's fine steps land on the switch sigma (CalibrationConfig.switch_sigma)
+        switch_sigma = float(sigmas[pair[1]])
+        runs = [(steps, dataclasses.replace(c, switch_sigma=switch_sigma)) for steps, c in runs]
     sampling = model.get_model_object("model_sampling")
     latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"]).float()  # as KSampler: FLUX/SD3/Wan
     if torch.count_nonzero(latent) > 0:
@@ -198,7 +198,7 @@ def run_calibrations(model, positive, negative, latent_image, runs, scheduler, c
                 low_denoise, low_identity = low
                 key += (low_identity["fingerprint"], pair[1])
                 pairing = {"student_denoise": SwitchAtStep(denoise_fn, low_denoise, pair[1])}
-                denoise_fn = switching_denoise(denoise_fn, low_denoise, teacher_boundary)
+                denoise_fn = switching_denoise(denoise_fn, low_denoise, switch_boundary(switch_sigma))
             results = fit(denoise_fn, [(s.tolist(), c) for s, (_, c) in zip(schedules, runs)], train, hold, decode=decode,
                           progress=progress_reporter(), teacher_cache=teacher_cache(key), test_x=test,
                           budget_seconds=budget_seconds, **pairing)
@@ -212,12 +212,11 @@ def run_calibrations(model, positive, negative, latent_image, runs, scheduler, c
             inner = lambda low_fn, *_: run(denoise_fn, device, max_denoise, (low_fn, model_identity(pair[0])))
             return run_inside(low_guider, batch, sigmas, config, inner)
 
-        work = CalibrationSampler(run if pair is None else run_pair, config.checkpoint)
         try:
-            guider.sample(batch, batch, work, sigmas, seed=config.seed)
+            results = run_inside(guider, batch, sigmas, config, run if pair is None else run_pair)
         except torch.OutOfMemoryError as e:
-            raise CalibrationError(out_of_memory(model, config, latent)) from e
-    for (table, info), (_, c) in zip(work.result, runs):
+            raise CalibrationError(out_of_memory(model, runs[0][1], latent)) from e  # as run: period and batch set
+    for (table, info), (_, c) in zip(results, runs):
         table.provenance.update({"scheduler": SCHEDULER if c.learn_sigmas else scheduler, "cfg": float(cfg), "timestep": timestep_mode,
                                  "denoise": float(denoise), "date": datetime.datetime.now().isoformat(timespec="seconds"),
                                  "seconds": round(info["seconds"], 1)})
@@ -225,7 +224,7 @@ def run_calibrations(model, positive, negative, latent_image, runs, scheduler, c
             table.provenance["sigmas_learned_from"] = scheduler
         if pair is not None:
             table.provenance["switch_step"] = pair[1]
-    return work.result
+    return results
 
 
 def out_of_memory(model, config, latent):

@@ -62,15 +62,14 @@ def test_a_connected_table_runs_split_sigmas_and_carries_its_history(split_runs)
     from comfyui_dyweight.nodes.sampler import DyWeightSampler
     from comfyui_dyweight.nodes.table_folders import SHIPPED_DIR
     table = dict((p.rsplit("/", 1)[-1], t) for p, t in scan_tables([SHIPPED_DIR]))["demo_eps_karras_4steps.yaml"]
-    model, positive, negative, latent = split_runs.demo()
+    demo = split_runs.demo()
+    model, positive, negative, latent = demo
     sampler = DyWeightSampler.execute(table=table).result[0]
-    sigmas = torch.tensor(table.sigmas)
     noise = comfy.sample.prepare_noise(latent["samples"], 5)
-    run = lambda n, s, x: comfy.sample.sample_custom(model, n, 1.0, sampler, s, positive, negative, x, seed=5, disable_pbar=True)
     with torch.inference_mode():
-        whole = run(noise, sigmas, latent["samples"])
-        half = run(noise, sigmas[:SWITCH + 1], latent["samples"])
-        parts = run(torch.zeros_like(noise), sigmas[SWITCH:], half)
+        whole = comfy.sample.sample_custom(model, noise, 1.0, sampler, torch.tensor(table.sigmas), positive, negative, latent["samples"],
+                                           seed=5, disable_pbar=True)
+    parts = split_runs.split_with_table(demo, demo, table, SWITCH)
     torch.testing.assert_close(parts, whole, rtol=1e-4, atol=1e-4)
 
 

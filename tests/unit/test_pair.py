@@ -13,7 +13,7 @@ SWITCH = 3
 
 def test_the_teachers_calls_go_to_the_model_of_their_side_of_the_switch_sigma():
     high, low = (lambda x, s: x * 0 + 1), (lambda x, s: x * 0 + 2)
-    teacher = switching_denoise(high, low, switch_boundary(SIGMAS, SWITCH))
+    teacher = switching_denoise(high, low, switch_boundary(SIGMAS[SWITCH]))
     x = torch.zeros(2)
     # the step from the switch sigma belongs to the second model, as the second KSamplerAdvanced's first step
     assert teacher(x, torch.tensor(SIGMAS[SWITCH], dtype=torch.float32)).tolist() == [2, 2]
